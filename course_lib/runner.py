@@ -9,34 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from .config import get_budget, results_dir
+from .config import get_budget, results_dir, write_atomic
 
 
 def _summary_path(notebook: str) -> Path:
     path = results_dir() / "summaries"
     path.mkdir(parents=True, exist_ok=True)
     return path / f"{notebook}.json"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: a crash never
-    leaves a half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def report_figures(notebook: str, figures: dict[str, object]) -> None:

@@ -1,0 +1,81 @@
+"""The digits evaluator: a small CNN that plays Inception's part for 28x28 digits.
+
+Its penultimate layer (128 features) feeds FID, KID and precision/recall; its softmax feeds
+the Inception Score and answers "which digit is this?". It is trained by the course itself
+(``python -m course_lib.metrics.train_evaluator``) on the 4,000 embedded ``train`` digits; the
+weights ship inside the package with their sha256, checked on every load.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+WEIGHTS_PATH = Path(__file__).with_name("digits_evaluator.pt")
+# sha256 of digits_evaluator.pt, written by train_evaluator.py; a mismatch fails the load.
+WEIGHTS_SHA256 = "2158dbc626bb5a2c228406133b106cb27c3f3c60e166082f49fdbcac5863aa67"
+FEATURE_DIM = 128
+RETRAIN_HINT = "retrain it with `python -m course_lib.metrics.train_evaluator` (a few minutes on a CPU)"
+
+
+class DigitsEvaluator(nn.Module):
+    """CNN classifier for 28x28 digits in [-1, 1].
+
+    ``features(x)``: ``(B, 1, 28, 28)`` -> ``(B, 128)``, the penultimate activations divided by
+    ``feature_scale`` (their root mean square over the train digits, fixed at training time, so
+    that features are of unit scale as KID's polynomial kernel assumes);
+    ``forward(x)``: logits ``(B, 10)``; ``probabilities(x)``: softmax ``(B, 10)``.
+    """
+
+    def __init__(self):
+        super().__init__()
+
+        def block(c_in: int, c_out: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                nn.MaxPool2d(2))
+
+        self.body = nn.Sequential(
+            block(1, 32),                       # (B, 32, 14, 14)
+            block(32, 64),                      # (B, 64, 7, 7)
+            nn.Flatten(),                       # (B, 3136)
+            nn.Linear(64 * 7 * 7, FEATURE_DIM), nn.ReLU())  # (B, 128)
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(FEATURE_DIM, 10)  # (B, 10)
+        self.register_buffer("feature_scale", torch.tensor(1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.body(x)))
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``(B, 128)`` and class probabilities ``(B, 10)`` in one pass."""
+        hidden = self.body(x)
+        return hidden / self.feature_scale, self.head(hidden).softmax(dim=1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(x)[0]
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(x)[1]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_digits_evaluator(device: torch.device | str = "cpu", path: Path = WEIGHTS_PATH,
+                          sha256: str | None = WEIGHTS_SHA256) -> DigitsEvaluator:
+    """The trained evaluator in eval mode, its weights checked against their sha256."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"the digits evaluator's weights are missing ({path}); {RETRAIN_HINT}")
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise RuntimeError(f"the digits evaluator's weights ({path}) do not match their sha256 "
+                           f"{sha256[:12]}…: the file is corrupted or was replaced; {RETRAIN_HINT}")
+    model = DigitsEvaluator()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.to(device).eval()

@@ -1,0 +1,155 @@
+"""One call to score generated images: ``evaluate(samples, protocol="digits")``.
+
+Protocols (never mix their numbers in one table without saying which is which):
+
+* ``digits`` -- the course's own DigitsEvaluator (128-d features, 10 classes); samples are
+  ``(N, 1, 28, 28)`` and are compared with the 1,000 embedded ``test`` digits.
+* ``inception`` -- pytorch-fid's InceptionV3 (2048-d pool features, 1008 logits), images
+  scaled to [0, 1], grey repeated to 3 channels and resized to 299x299 as pytorch-fid does.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from ..config import get_device
+from ..data import load_digits
+from .evaluator import load_digits_evaluator
+from .frechet import feature_statistics, frechet_terms
+from .scores import inception_score, kernel_inception_distance, precision_recall
+
+PROTOCOLS = ("digits", "inception")
+PROTOCOL_SAMPLES = 1000  # the protocol compares 1,000 samples with the 1,000 test digits
+
+
+@dataclass
+class EvaluationResult:
+    """Figures of one evaluation; ``str()`` prints them with their N and reference."""
+    protocol: str
+    n_samples: int
+    reference: str
+    fid: float
+    fid_mean_term: float
+    fid_covariance_term: float
+    inception_score: float
+    inception_score_std: float
+    kid: float
+    kid_std: float
+    precision: float
+    recall: float
+
+    def __str__(self) -> str:
+        return (f"[{self.protocol} protocol, N={self.n_samples} vs {self.reference}] "
+                f"FID {self.fid:.2f} (mean {self.fid_mean_term:.2f} + cov {self.fid_covariance_term:.2f}) | "
+                f"IS {self.inception_score:.2f} ± {self.inception_score_std:.2f} | "
+                f"KID {self.kid:.4f} ± {self.kid_std:.4f} | "
+                f"precision {self.precision:.3f} | recall {self.recall:.3f}")
+
+
+def check_images(images: torch.Tensor, value_range=(-1, 1), channels=(1, 3),
+                 size: tuple[int, int] | None = None, min_samples: int = 2) -> None:
+    """Raise a clear ``ValueError`` unless ``images`` is a finite ``(N, C, H, W)`` tensor with
+    values in ``value_range``."""
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"expected a torch.Tensor of images, got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[1] not in channels:
+        raise ValueError(f"expected images of shape (N, C, H, W) with C in {channels}, "
+                         f"got {tuple(images.shape)}")
+    if size is not None and tuple(images.shape[2:]) != tuple(size):
+        raise ValueError(f"expected images of size {size[0]}x{size[1]}, got {tuple(images.shape[2:])}")
+    if len(images) < min_samples:
+        raise ValueError(f"need at least {min_samples} samples, got {len(images)}")
+    if not torch.isfinite(images).all():
+        raise ValueError("images contain NaN or Inf (did training diverge?)")
+    lo, hi = value_range
+    if images.min() < lo - 1e-3 or images.max() > hi + 1e-3:
+        raise ValueError(f"image values lie in [{images.min():.3g}, {images.max():.3g}], outside "
+                         f"value_range=({lo}, {hi}); pass the range your model produces "
+                         f"(tanh: (-1, 1), sigmoid: (0, 1)) or clamp the samples")
+
+
+def _to_unit(images: torch.Tensor, value_range) -> torch.Tensor:
+    lo, hi = value_range
+    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
+
+
+@lru_cache(maxsize=2)
+def _network(protocol: str, device_type: str, random_weights: bool = False):
+    if protocol == "digits":
+        return load_digits_evaluator(device_type)
+    from .inception import InceptionNetwork
+
+    return InceptionNetwork(random_weights=random_weights).to(device_type)
+
+
+@torch.no_grad()
+def extract(images: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
+            device: torch.device | None = None, batch_size: int = 200,
+            random_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features ``(N, D)`` and class probabilities ``(N, C)`` of images under a protocol."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    device = device or get_device()
+    if protocol == "digits":
+        check_images(images, value_range, channels=(1,), size=(28, 28))
+    else:
+        check_images(images, value_range, channels=(1, 3))
+    network = _network(protocol, device.type, random_weights)
+    network.eval()
+    features, probabilities = [], []
+    for batch in images.split(batch_size):
+        x = _to_unit(batch, value_range).to(device)          # (B, C, H, W) in [0, 1]
+        if protocol == "digits":
+            x = x * 2 - 1                                    # the evaluator reads [-1, 1]
+        elif x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)                         # grey -> RGB
+        f, p = network.embed(x)                              # (B, D), (B, C)
+        features.append(f.double().cpu())
+        probabilities.append(p.double().cpu())
+    return torch.cat(features), torch.cat(probabilities)
+
+
+@lru_cache(maxsize=4)
+def _reference(protocol: str, device_type: str, random_weights: bool):
+    x_test, _ = load_digits("test")  # (1000, 1, 28, 28) in [-1, 1]
+    features, _ = extract(x_test, protocol, device=torch.device(device_type),
+                          random_weights=random_weights)
+    return features, feature_statistics(features)
+
+
+def evaluate(samples: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
+             device: torch.device | None = None, seed: int = 0,
+             random_weights: bool = False) -> EvaluationResult:
+    """FID, IS, KID, precision and recall of generated ``samples`` against the 1,000
+    embedded ``test`` digits.
+
+    ``samples``: ``(N, 1, 28, 28)`` for the digits protocol (``(N, 1 or 3, H, W)`` for
+    inception) with values in ``value_range``. The protocol uses N = 1,000; FID is biased
+    upwards at smaller N, so compare only figures with the same N (a warning says so).
+    ``random_weights`` (inception only) is for offline tests of the code path.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    device = device or get_device()
+    if isinstance(samples, torch.Tensor) and len(samples) < 10:
+        raise ValueError(f"evaluate needs at least 10 samples (the Inception Score uses 10 "
+                         f"splits); got {len(samples)}. The protocol uses {PROTOCOL_SAMPLES}.")
+    features, probabilities = extract(samples, protocol, value_range, device,
+                                      random_weights=random_weights)
+    n = len(features)
+    if n != PROTOCOL_SAMPLES:
+        warnings.warn(f"evaluating {n} samples; the {protocol} protocol uses {PROTOCOL_SAMPLES}. "
+                      f"FID depends on N (biased upwards for small N): compare only figures "
+                      f"computed with the same N", stacklevel=2)
+    ref_features, (mu_ref, sigma_ref) = _reference(protocol, device.type, random_weights)
+    mu, sigma = feature_statistics(features)
+    mean_term, covariance_term = frechet_terms(mu, sigma, mu_ref, sigma_ref)
+    is_mean, is_std = inception_score(probabilities, splits=10, seed=seed)
+    kid_mean, kid_std = kernel_inception_distance(ref_features, features, seed=seed)
+    precision, recall = precision_recall(ref_features, features, k=3)
+    return EvaluationResult(protocol, n, f"{len(ref_features)} test digits",
+                            mean_term + covariance_term, mean_term, covariance_term,
+                            is_mean, is_std, kid_mean, kid_std, precision, recall)

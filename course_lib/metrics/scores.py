@@ -1,0 +1,143 @@
+"""Inception Score, KID, precision/recall and the classifier two-sample test, from scratch.
+
+Each takes what a feature network produced (class probabilities or features) as tensors or
+arrays, so the same code serves the digits evaluator and Inception.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _as_tensor(x, name: str) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().cpu()
+    x = x.to(torch.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, D), got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or Inf; check the samples (did training diverge?)")
+    return x
+
+
+# ------------------------------------------------------------------- Inception Score
+def inception_score(probabilities, splits: int = 10, seed: int = 0) -> tuple[float, float]:
+    r"""IS = exp E_x KL(p(y|x) ‖ p(y)), mean and std over ``splits`` disjoint splits.
+
+    ``probabilities``: ``(N, C)`` rows of p(y|x). The marginal p(y) is the mean row of each
+    split, as in torch-fidelity and the original code. Samples are shuffled (with ``seed``)
+    before splitting, because class-ordered samples would give each split a skewed p(y).
+    The score lies in [1, C].
+    """
+    p = _as_tensor(probabilities, "probabilities")
+    n, classes = p.shape
+    if (p < -1e-6).any() or not torch.allclose(p.sum(1), torch.ones(n, dtype=p.dtype), atol=1e-4):
+        raise ValueError("probabilities must be non-negative rows that sum to 1 (apply softmax)")
+    if splits < 1 or n < splits:
+        raise ValueError(f"the Inception Score needs at least one sample per split: "
+                         f"got {n} samples for {splits} splits")
+    p = p.clamp_min(0)[torch.randperm(n, generator=torch.Generator().manual_seed(seed))]
+    scores = []
+    for part in p.chunk(splits):
+        p_y = part.mean(0, keepdim=True)                                   # (1, C)
+        kl = (part * (torch.log(part + 1e-12) - torch.log(p_y + 1e-12))).sum(1)  # (n_k,)
+        scores.append(float(kl.mean().exp()))
+    scores = np.array(scores)
+    return float(scores.mean()), float(scores.std())
+
+
+# --------------------------------------------------------------------------- KID
+def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3) -> torch.Tensor:
+    """k(x, y) = (x·y / D + 1)^degree for rows of ``x`` (N, D) and ``y`` (M, D): (N, M)."""
+    return (x @ y.T / x.shape[1] + 1) ** degree
+
+
+def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, degree: int = 3) -> float:
+    r"""Unbiased MMD² with the cubic polynomial kernel:
+    Σ_{i≠j} k(x_i,x_j)/(m(m−1)) + Σ_{i≠j} k(y_i,y_j)/(n(n−1)) − 2 Σ_{i,j} k(x_i,y_j)/(mn)."""
+    m, n = len(x), len(y)
+    k_xx, k_yy, k_xy = polynomial_kernel(x, x, degree), polynomial_kernel(y, y, degree), polynomial_kernel(x, y, degree)
+    return float((k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1))
+                 + (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
+                 - 2 * k_xy.mean())
+
+
+def kernel_inception_distance(features_real, features_fake, subsets: int = 50,
+                              subset_size: int = 500, seed: int = 0) -> tuple[float, float]:
+    """KID (Bińkowski et al., 2018): unbiased MMD² between features, mean ± std over random
+    subsets of ``subset_size`` drawn without replacement. Unbiased, so ~0 for equal
+    distributions (it can be slightly negative)."""
+    real, fake = _as_tensor(features_real, "features_real"), _as_tensor(features_fake, "features_fake")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature dimensions differ: {real.shape[1]} and {fake.shape[1]}")
+    size = min(subset_size, len(real), len(fake))
+    if size < 2:
+        raise ValueError("KID needs at least 2 samples in each set")
+    generator = torch.Generator().manual_seed(seed)
+    values = np.array([
+        mmd2_unbiased(real[torch.randperm(len(real), generator=generator)[:size]],
+                      fake[torch.randperm(len(fake), generator=generator)[:size]])
+        for _ in range(subsets)])
+    return float(values.mean()), float(values.std())
+
+
+# ------------------------------------------------------------------ precision / recall
+def _knn_radius(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row of ``x`` to its k-th nearest other row: (N,)."""
+    distances = torch.cdist(x, x)                       # (N, N), 0 on the diagonal
+    return distances.kthvalue(k + 1, dim=1).values      # +1 skips the point itself
+
+
+def _inside_manifold(points: torch.Tensor, support: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Whether each point lies inside at least one ball (support_j, radius_j): (N,) bool."""
+    return (torch.cdist(points, support) <= radius[None, :]).any(dim=1)
+
+
+def precision_recall(features_real, features_fake, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al., 2019).
+
+    Each set's manifold is the union of balls around its points reaching their k-th nearest
+    neighbour. Precision: share of fake samples inside the real manifold (are the samples
+    realistic?). Recall: share of real samples inside the fake manifold (is the variety covered?).
+    """
+    real, fake = _as_tensor(features_real, "features_real"), _as_tensor(features_fake, "features_fake")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature dimensions differ: {real.shape[1]} and {fake.shape[1]}")
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"precision/recall with k={k} needs more than {k} samples in each set")
+    precision = _inside_manifold(fake, real, _knn_radius(real, k)).double().mean()
+    recall = _inside_manifold(real, fake, _knn_radius(fake, k)).double().mean()
+    return float(precision), float(recall)
+
+
+# --------------------------------------------------------- classifier two-sample test
+def classifier_two_sample_test(features_real, features_fake, seed: int = 0) -> dict[str, float]:
+    """Can a classifier tell real from generated? (Lopez-Paz & Oquab, 2017.)
+
+    A logistic regression on standardised features is fit on half of each set and tested on
+    the other half. Held-out accuracy near 0.5 means the sets are indistinguishable to it;
+    ``p_value`` is the chance of an accuracy at least this high if they were (binomial test).
+    Returns ``{"accuracy", "p_value", "n_test"}``.
+    """
+    from scipy.stats import binomtest
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    real = _as_tensor(features_real, "features_real").numpy()
+    fake = _as_tensor(features_fake, "features_fake").numpy()
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature dimensions differ: {real.shape[1]} and {fake.shape[1]}")
+    if min(len(real), len(fake)) < 4:
+        raise ValueError("the two-sample test needs at least 4 samples in each set")
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([real, fake])
+    y = np.concatenate([np.ones(len(real)), np.zeros(len(fake))])
+    test = np.zeros(len(x), bool)
+    for label in (0, 1):  # stratified halves
+        index = rng.permutation(np.flatnonzero(y == label))
+        test[index[: len(index) // 2]] = True
+    scaler = StandardScaler().fit(x[~test])
+    classifier = LogisticRegression(max_iter=2000).fit(scaler.transform(x[~test]), y[~test])
+    correct = int((classifier.predict(scaler.transform(x[test])) == y[test]).sum())
+    n_test = int(test.sum())
+    p_value = binomtest(correct, n_test, 0.5, alternative="greater").pvalue
+    return {"accuracy": correct / n_test, "p_value": float(p_value), "n_test": n_test}

@@ -1,0 +1,282 @@
+import math
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.data import load_digits
+from course_lib.metrics import (classifier_two_sample_test, evaluate, extract, feature_statistics,
+                                format_leaderboard, frechet_distance, frechet_terms,
+                                inception_score, kernel_inception_distance, load_leaderboard,
+                                mmd2_unbiased, precision_recall, record_to_leaderboard)
+from course_lib.metrics import protocol as protocol_module
+from course_lib.metrics import evaluator as evaluator_module
+from course_lib.metrics.frechet import pytorch_fid_frechet_distance
+
+CPU = torch.device("cpu")
+
+
+# ------------------------------------------------------------------------- Fréchet
+def _covariances(kind: str, d: int = 64, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        a, b = rng.standard_normal((4 * d, d)), rng.standard_normal((4 * d, d)) * 1.3 + 0.2
+    elif kind == "low_rank":  # fewer samples than dimensions: singular covariances
+        a, b = rng.standard_normal((d // 2, d)), rng.standard_normal((d // 3, d))
+    else:  # nearly singular: a few directions with almost no variance
+        scale = np.ones(d)
+        scale[: d // 4] = 1e-5
+        a, b = rng.standard_normal((4 * d, d)) * scale, rng.standard_normal((4 * d, d)) * scale[::-1]
+    return a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
+
+
+@pytest.mark.parametrize("kind", ["random", "low_rank", "nearly_singular"])
+def test_frechet_agrees_with_pytorch_fid(kind):
+    mu1, s1, mu2, s2 = _covariances(kind)
+    ours = frechet_distance(mu1, s1, mu2, s2)
+    theirs = pytorch_fid_frechet_distance(mu1, s1, mu2, s2)
+    assert abs(ours - theirs) <= 1e-6 * abs(theirs)
+
+
+def test_frechet_closed_form_for_diagonal_gaussians():
+    a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 4.0, 1.0])
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()  # 5 + 5
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+    mean_term, cov_term = frechet_terms(mu1, np.diag(a), mu2, np.diag(b))
+    assert mean_term == pytest.approx(5.0) and cov_term == pytest.approx(5.0)
+
+
+def test_frechet_of_identical_gaussians_is_zero():
+    mu, sigma, _, _ = _covariances("random")
+    assert abs(frechet_distance(mu, sigma, mu, sigma)) < 1e-9
+
+
+def test_frechet_bad_inputs():
+    mu, sigma, _, _ = _covariances("random", d=8)
+    with pytest.raises(ValueError, match="different dimensions"):
+        frechet_distance(mu, sigma, mu[:4], sigma[:4, :4])
+    with pytest.raises(ValueError, match=r"\(D, D\)"):
+        frechet_distance(mu, sigma[:4], mu, sigma)
+    bad = sigma.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        frechet_distance(mu, bad, mu, sigma)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        feature_statistics(np.zeros((1, 8)))
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        feature_statistics(np.zeros(8))
+    with pytest.warns(UserWarning, match="singular"):
+        feature_statistics(np.random.default_rng(0).standard_normal((5, 8)))
+
+
+def test_feature_statistics_match_numpy():
+    f = np.random.default_rng(1).standard_normal((50, 3))
+    mu, sigma = feature_statistics(torch.from_numpy(f).float())
+    assert mu.dtype == np.float64 and sigma.shape == (3, 3)
+    assert np.allclose(sigma, np.cov(f.astype(np.float32).astype(np.float64), rowvar=False))
+
+
+# ------------------------------------------------------------------- Inception Score
+def test_inception_score_hand_computed():
+    p = np.array([[0.9, 0.1], [0.2, 0.8]])
+    p_y = p.mean(0)
+    expected = math.exp(np.mean((p * np.log(p / p_y)).sum(1)))
+    score, std = inception_score(p, splits=1)
+    assert score == pytest.approx(expected, rel=1e-9) and std == 0
+
+
+def test_inception_score_bounds():
+    one_hot = torch.eye(10).repeat(100, 1)  # confident and balanced: the ceiling
+    assert inception_score(one_hot, splits=1)[0] == pytest.approx(10.0)
+    same = torch.full((100, 10), 0.1)  # no information: the floor
+    assert inception_score(same, splits=10)[0] == pytest.approx(1.0)
+
+
+def test_inception_score_shuffles_class_ordered_samples():
+    ordered = torch.eye(10).repeat_interleave(100, dim=0)  # 100 zeros, then 100 ones, ...
+    score, _ = inception_score(ordered, splits=10)
+    assert score > 8.5  # without shuffling every split would hold one class: IS = 1
+
+
+def test_inception_score_bad_inputs():
+    with pytest.raises(ValueError, match="5 samples for 10 splits"):
+        inception_score(torch.eye(5), splits=10)
+    with pytest.raises(ValueError, match="sum to 1"):
+        inception_score(torch.ones(20, 10), splits=2)
+    with pytest.raises(ValueError, match="NaN"):
+        inception_score(torch.full((20, 2), float("nan")), splits=2)
+
+
+# ---------------------------------------------------------------------------- KID
+def test_mmd2_unbiased_against_loops():
+    rng = np.random.default_rng(0)
+    x, y = torch.from_numpy(rng.standard_normal((5, 3))), torch.from_numpy(rng.standard_normal((4, 3)) + 1)
+    k = lambda a, b: (float(a @ b) / 3 + 1) ** 3
+    xx = sum(k(x[i], x[j]) for i in range(5) for j in range(5) if i != j) / 20
+    yy = sum(k(y[i], y[j]) for i in range(4) for j in range(4) if i != j) / 12
+    xy = sum(k(x[i], y[j]) for i in range(5) for j in range(4)) / 20
+    assert mmd2_unbiased(x, y) == pytest.approx(xx + yy - 2 * xy, rel=1e-10)
+
+
+def test_kid_near_zero_for_same_distribution_and_positive_otherwise():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(600, 16, generator=g), torch.randn(600, 16, generator=g)
+    same, same_std = kernel_inception_distance(a, b, subsets=20, subset_size=200)
+    shifted, _ = kernel_inception_distance(a, b + 0.5, subsets=20, subset_size=200)
+    assert abs(same) < 3 * same_std + 1e-3
+    assert shifted > 10 * abs(same) and shifted > 0
+    with pytest.raises(ValueError, match="dimensions differ"):
+        kernel_inception_distance(a, b[:, :3])
+
+
+# ----------------------------------------------------------------- precision / recall
+def test_precision_recall_hand_computed():
+    real = torch.tensor([[0.0], [1.0], [2.0], [3.0]])  # k=1 radii: 1 each
+    fake = torch.tensor([[0.5], [10.0]])              # k=1 radii: 9.5 each
+    precision, recall = precision_recall(real, fake, k=1)
+    assert precision == 0.5  # 0.5 lies in the real manifold, 10 does not
+    assert recall == 1.0     # the ball around 0.5 (radius 9.5) covers every real point
+
+
+def test_precision_recall_of_identical_sets_and_of_collapse():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(300, 8, generator=g)
+    assert precision_recall(real, real.clone()) == (1.0, 1.0)
+    collapsed = real[:1].repeat(300, 1) + 1e-3 * torch.randn(300, 8, generator=g)
+    precision, recall = precision_recall(real, collapsed)
+    assert precision == 1.0 and recall < 0.05  # realistic but no variety
+    with pytest.raises(ValueError, match="more than 3 samples"):
+        precision_recall(real[:3], real[:3])
+
+
+# -------------------------------------------------------- classifier two-sample test
+def test_two_sample_test_separates_shifted_sets_only():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(400, 10, generator=g), torch.randn(400, 10, generator=g)
+    same = classifier_two_sample_test(a, b)
+    different = classifier_two_sample_test(a, b + 1.0)
+    assert 0.4 < same["accuracy"] < 0.6 and same["p_value"] > 0.01
+    assert different["accuracy"] > 0.9 and different["p_value"] < 1e-6
+    assert same["n_test"] == 400
+
+
+# ------------------------------------------------------------------ digits evaluator
+@pytest.fixture(scope="module")
+def test_digits():
+    return load_digits("test")
+
+
+def test_evaluator_accuracy_at_least_97_percent(test_digits):
+    x, y = test_digits
+    model = evaluator_module.load_digits_evaluator()
+    assert not model.training
+    predictions = model.probabilities(x).argmax(1)
+    assert float((predictions == y).float().mean()) >= 0.97
+
+
+def test_evaluator_checksum_and_missing_file(tmp_path):
+    assert evaluator_module.file_sha256(evaluator_module.WEIGHTS_PATH) == evaluator_module.WEIGHTS_SHA256
+    tampered = tmp_path / "evaluator.pt"
+    tampered.write_bytes(evaluator_module.WEIGHTS_PATH.read_bytes() + b"x")
+    with pytest.raises(RuntimeError, match="train_evaluator"):
+        evaluator_module.load_digits_evaluator(path=tampered)
+    with pytest.raises(FileNotFoundError, match="train_evaluator"):
+        evaluator_module.load_digits_evaluator(path=tmp_path / "missing.pt")
+
+
+def test_feature_networks_run_in_eval_mode(test_digits):
+    x = test_digits[0][:50]
+    before, _ = extract(x, device=CPU)
+    protocol_module._network("digits", "cpu").train()  # someone switched the cached network
+    after, _ = extract(x, device=CPU)
+    assert torch.equal(before, after)
+
+
+def test_evaluator_shapes(test_digits):
+    model = evaluator_module.load_digits_evaluator()
+    x = test_digits[0][:7]
+    assert model.features(x).shape == (7, evaluator_module.FEATURE_DIM)
+    p = model.probabilities(x)
+    assert p.shape == (7, 10) and torch.allclose(p.sum(1), torch.ones(7))
+
+
+# ------------------------------------------------------------------------- evaluate
+def test_evaluate_real_digits_sit_at_the_floor(test_digits):
+    x_test, _ = test_digits
+    same = evaluate(x_test, device=CPU)
+    assert abs(same.fid) < 1e-4 and same.precision == 1.0 and same.recall == 1.0
+    x_train, _ = load_digits("train")
+    train = evaluate(x_train[torch.randperm(4000, generator=torch.Generator().manual_seed(0))[:1000]],
+                     device=CPU)
+    assert train.n_samples == 1000 and train.protocol == "digits"
+    assert train.fid < 10 and train.inception_score > 8.0 and train.inception_score <= 10
+    noisy = evaluate((x_train[:1000] + 0.5 * torch.randn(1000, 1, 28, 28)).clamp(-1, 1), device=CPU)
+    assert noisy.fid > 5 * train.fid
+    assert "N=1000" in str(train) and "test digits" in str(train)
+
+
+def test_evaluate_bad_inputs(test_digits):
+    x, _ = test_digits
+    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\)"):
+        evaluate(x[:, 0], device=CPU)
+    with pytest.raises(ValueError, match="C in"):
+        evaluate(x.repeat(1, 3, 1, 1), device=CPU)
+    with pytest.raises(ValueError, match="28x28"):
+        evaluate(torch.zeros(20, 1, 32, 32), device=CPU)
+    with pytest.raises(ValueError, match="outside value_range"):
+        evaluate(x * 255, device=CPU)
+    with pytest.raises(ValueError, match="value_range=\\(0, 1\\)"):
+        evaluate(x, value_range=(0, 1), device=CPU)
+    with pytest.raises(ValueError, match="at least 10 samples"):
+        evaluate(x[:5], device=CPU)
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate(torch.full((20, 1, 28, 28), float("nan")), device=CPU)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        evaluate(x, protocol="clip", device=CPU)
+    with pytest.warns(UserWarning, match="uses 1000"):
+        evaluate(x[:100], device=CPU)
+
+
+# ------------------------------------------------------------------ inception path
+def test_inception_path_offline_with_random_weights():
+    images = torch.rand(3, 1, 28, 28)  # grey, [0, 1]
+    features, probabilities = extract(images, "inception", value_range=(0, 1), device=CPU,
+                                      random_weights=True)
+    assert features.shape == (3, 2048) and probabilities.shape == (3, 1008)
+    assert torch.allclose(probabilities.sum(1), torch.ones(3, dtype=torch.float64))
+    # grey is repeated to RGB: the same picture given as RGB gives the same features
+    rgb, _ = extract(images.repeat(1, 3, 1, 1), "inception", value_range=(0, 1), device=CPU,
+                     random_weights=True)
+    assert torch.allclose(features, rgb)
+
+
+def test_inception_weights_missing_names_the_file(monkeypatch, tmp_path):
+    from course_lib.metrics import inception
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(RuntimeError, match=inception.WEIGHTS_NAME) as error:
+        inception.InceptionNetwork()
+    assert str(tmp_path) in str(error.value)
+
+
+# ---------------------------------------------------------------------- leaderboard
+def test_leaderboard_records_and_replaces(tmp_path, monkeypatch, test_digits):
+    monkeypatch.setenv("COURSE_BUDGET", "smoke")
+    path = tmp_path / "leaderboard.csv"
+    result = evaluate(test_digits[0], device=CPU)
+    record_to_leaderboard("real test digits", "06", result, 0.0, path=path)
+    record_to_leaderboard("real test digits", "06", result, 1.0, path=path)
+    record_to_leaderboard("other", "06", result, 2.0, path=path)
+    rows = load_leaderboard(path)
+    assert [r["model"] for r in rows] == ["real test digits", "other"]
+    assert rows[0]["train_seconds"] == "1.0" and rows[0]["budget"] == "smoke"
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+    assert "real test digits" in format_leaderboard(rows)
+    assert "no models" in format_leaderboard([])
