@@ -27,10 +27,10 @@ BUDGETS = ("smoke", "cpu", "gpu")
 EXPECTED_MINUTES: dict[str, dict[str, float]] = {
     "00_welcome": {"smoke": 0.3, "cpu": 0.3, "gpu": 0.3},
     "01_generative_modeling": {"smoke": 1, "cpu": 2, "gpu": 2},
-    "02_gan_from_scratch": {"smoke": 1, "cpu": 6, "gpu": 6},
-    "03_dcgan": {"smoke": 1, "cpu": 12, "gpu": 10},
-    "04_vae": {"smoke": 1, "cpu": 8, "gpu": 10},
-    "05_cyclegan": {"smoke": 1, "cpu": 12, "gpu": 10},
+    "02_gan_from_scratch": {"smoke": 1, "cpu": 7, "gpu": 5},
+    "03_dcgan": {"smoke": 1, "cpu": 13, "gpu": 10},
+    "04_vae": {"smoke": 1, "cpu": 10, "gpu": 8},
+    "05_cyclegan": {"smoke": 1, "cpu": 8, "gpu": 10},
     "06_evaluation": {"smoke": 1, "cpu": 1, "gpu": 2},
 }
 
@@ -155,7 +155,16 @@ def write_atomic(path: Path, content: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content.encode("utf-8") if isinstance(content, str) else content)
+        os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def checkpoint_path(name: str, budget: str | None = None) -> Path:
+    """``results/checkpoints/<name>_<budget>.pt``: a lesson's model for the current budget.
+    Training resumes from it when it exists; delete it to train afresh."""
+    path = results_dir() / "checkpoints"
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"{name}_{budget or get_budget()}.pt"

@@ -14,6 +14,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -185,6 +186,12 @@ class Toy:
         noise = torch.randn(n, 2, generator=generator)
         return self.centers[mode] + self.std * noise
 
+    def log_density(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) of the mixture at points ``(n, 2)``: ``(n,)``."""
+        squared = torch.cdist(x.to(self.centers.dtype), self.centers) ** 2  # (n, K)
+        log_components = -squared / (2 * self.std ** 2) - math.log(2 * math.pi * self.std ** 2)
+        return torch.logsumexp(log_components, dim=1) - math.log(self.num_modes)
+
     def nearest_mode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For points ``(n, 2)``: index of the nearest centre ``(n,)`` and the distance ``(n,)``."""
         if x.ndim != 2 or x.shape[1] != 2:
@@ -236,6 +243,123 @@ def get_toy(name: str) -> Toy:
     if name not in TOYS:
         raise ValueError(f"unknown toy {name!r}; use one of {', '.join(TOYS)}")
     return TOYS[name]
+
+
+# ------------------------------------------------------------ unpaired domain pair
+@dataclass(frozen=True)
+class DomainPair:
+    """Two unpaired image domains for CycleGAN, each ``(N, 3, 28, 28)`` in [-1, 1].
+
+    ``x_a``: grey digits (the grey value repeated on three channels); ``x_b``: colour digits
+    blended onto photo patches. ``y_a``, ``y_b`` are labels, for evaluation only; ``index_a``,
+    ``index_b`` are the positions of the source digits in ``load_digits(split)`` (disjoint).
+    """
+    x_a: torch.Tensor
+    y_a: torch.Tensor
+    x_b: torch.Tensor
+    y_b: torch.Tensor
+    index_a: torch.Tensor
+    index_b: torch.Tensor
+
+
+@lru_cache(maxsize=1)
+def _photos(scale: int = 3) -> tuple[np.ndarray, ...]:
+    """scikit-learn's two sample photographs (china, flower), float [0, 1], downscaled ``scale``x."""
+    from sklearn.datasets import load_sample_images
+
+    photos = []
+    for image in load_sample_images().images:  # (427, 640, 3) uint8 each
+        h, w = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
+        small = image[:h, :w].reshape(h // scale, scale, w // scale, scale, 3).mean(axis=(1, 3))
+        photos.append(small / 255.0)
+    return tuple(photos)
+
+
+def photo_digits(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """MNIST-M-style colour digits: each digit ``(N, 1, 28, 28)`` in [0, 1] is blended onto a
+    random 28x28 patch of a photograph as |patch − digit| -- the stroke inverts the patch's
+    colours, the background keeps them. Returns ``(N, 3, 28, 28)`` in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    photos = _photos()
+    out = np.empty((len(digits), 3, 28, 28), dtype=np.float32)
+    d = digits.numpy()[:, 0]  # (N, 28, 28)
+    for i in range(len(digits)):
+        photo = photos[rng.integers(len(photos))]
+        top, left = rng.integers(photo.shape[0] - 28), rng.integers(photo.shape[1] - 28)
+        patch = photo[top:top + 28, left:left + 28].transpose(2, 0, 1)  # (3, 28, 28)
+        out[i] = np.abs(patch - d[i][None])
+    return torch.from_numpy(out)
+
+
+def load_domain_pair(split: str = "train", seed: int = 0) -> DomainPair:
+    """The unpaired domain pair of lesson 05, built from the embedded digits of ``split``.
+
+    Per class, the first half of the digits (in stored order) go to domain A (grey), the
+    second half to domain B (colour on photo patches), so no digit appears in both: there
+    are no pairs. Train: 2,000 + 2,000 images; test: 500 + 500. Deterministic for a seed.
+    """
+    x, y = load_digits(split, value_range=(0, 1))
+    half = DIGITS_PER_CLASS[split] // 2
+    index_a = torch.cat([torch.nonzero(y == c).squeeze(1)[:half] for c in range(10)])
+    index_b = torch.cat([torch.nonzero(y == c).squeeze(1)[half:] for c in range(10)])
+    x_a = x[index_a].repeat(1, 3, 1, 1)  # grey on three channels
+    x_b = photo_digits(x[index_b], seed=seed + (0 if split == "train" else 1))
+    return DomainPair(x_a * 2 - 1, y[index_a], x_b * 2 - 1, y[index_b], index_a, index_b)
+
+
+CYCLEGAN_SETS = ("horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2photo",
+                 "cezanne2photo", "ukiyoe2photo", "vangogh2photo", "maps", "facades")
+CYCLEGAN_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"
+
+
+def download_cyclegan_dataset(name: str) -> Path:
+    """Download and unpack one of the CycleGAN paper's photo sets into ``data/cyclegan/<name>``
+    (folders trainA, trainB, testA, testB). Returns the folder; raises
+    :class:`DatasetUnavailableError` saying what failed when offline or corrupted."""
+    import urllib.request
+    import zipfile
+
+    if name not in CYCLEGAN_SETS:
+        raise ValueError(f"unknown CycleGAN dataset {name!r}; use one of {', '.join(CYCLEGAN_SETS)}")
+    root = data_dir() / "cyclegan"
+    folder = root / name
+    if (folder / "trainA").is_dir():
+        return folder
+    root.mkdir(parents=True, exist_ok=True)
+    archive = root / f"{name}.zip"
+    url = CYCLEGAN_URL.format(name=name)
+    try:
+        if not archive.is_file():
+            partial = archive.with_suffix(".part")
+            urllib.request.urlretrieve(url, partial)
+            partial.replace(archive)  # only a complete download gets the final name
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(root)
+    except Exception as exc:
+        raise DatasetUnavailableError(
+            f"could not download or unpack {name} from {url} into {root}: {type(exc).__name__}: {exc}\n"
+            f"- offline? Lesson 05 runs on the embedded domain pair: load_domain_pair().\n"
+            f"- corrupted archive? Delete {archive} and run again.") from exc
+    return folder
+
+
+def load_cyclegan_photos(name: str, split: str = "train", size: int = 64,
+                         limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images of both domains of a CycleGAN photo set, ``(N, 3, size, size)`` in [-1, 1] each
+    (downloaded on first use; ``limit`` caps the number per domain)."""
+    from PIL import Image
+
+    _check_split(split)
+    folder = download_cyclegan_dataset(name)
+    domains = []
+    for side in ("A", "B"):
+        files = sorted((folder / f"{split}{side}").glob("*.*"))[:limit]
+        if not files:
+            raise DatasetUnavailableError(f"no images in {folder / (split + side)}; delete {folder} and run again")
+        images = [np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.BICUBIC)) for f in files]
+        pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)  # (N, 3, size, size) uint8
+        domains.append(to_value_range(pixels))
+    return domains[0], domains[1]
 
 
 # --------------------------------------------------------------------------- loaders

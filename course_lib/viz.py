@@ -81,3 +81,42 @@ def show_source(obj) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, spherical: bool = False) -> torch.Tensor:
+    r"""Points between latents ``z0`` and ``z1`` ``(D,)``: ``(steps, D)``.
+
+    Linear: (1 − t) z0 + t z1. Spherical (slerp, Shoemake 1985; White 2016 for GANs):
+    sin((1 − t)Ω)/sin Ω · z0 + sin(tΩ)/sin Ω · z1 with cos Ω = ẑ0·ẑ1 -- it keeps the norm
+    that Gaussian latents concentrate at (≈ √D), where linear paths cut through the middle.
+    """
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype).unsqueeze(1)  # (steps, 1)
+    if not spherical:
+        return (1 - t) * z0 + t * z1
+    omega = torch.arccos((z0 / z0.norm() * z1 / z1.norm()).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+def live_gan_plot(run, fixed_z: torch.Tensor | None = None, fixed_labels: torch.Tensor | None = None,
+                  smooth: int = 25) -> None:
+    """Callback for ``train_gan``: redraw the losses, D(x) and D(G(z)), and samples of the fixed
+    latent batch, in place in a notebook."""
+    from IPython.display import clear_output, display
+
+    from .training import sample_images
+
+    kernel = np.ones(smooth) / smooth
+    smoothed = lambda v: np.convolve(v, kernel, mode="valid") if len(v) >= smooth else np.asarray(v)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+    for key in ("d_loss", "g_loss"):
+        axes[0].plot(smoothed(run.history[key]), label=key)
+    axes[0].set_title(f"losses (step {run.steps})"); axes[0].legend()
+    for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
+        axes[1].plot(smoothed(run.history[key]), label=label)
+    axes[1].set_ylim(0, 1); axes[1].set_title("discriminator outputs"); axes[1].legend()
+    if fixed_z is not None:
+        axes[2].imshow(image_grid(sample_images(run.sampler, fixed_z, fixed_labels), nrow=8))
+    axes[2].set_axis_off(); axes[2].set_title("fixed latent batch")
+    clear_output(wait=True)
+    display(fig)
+    plt.close(fig)

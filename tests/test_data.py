@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -167,3 +169,15 @@ def test_make_loader_is_seeded(train):
     assert not torch.equal(first[0], other[0])
     with pytest.raises(ValueError, match="empty"):
         data.make_loader(torch.zeros(0, 2))
+
+
+def test_toy_log_density_integrates_to_one_and_matches_a_single_gaussian():
+    toy = data.Toy("one", torch.zeros(1, 2), std=0.5)
+    x = torch.tensor([[0.3, -0.4]])
+    expected = -0.25 / (2 * 0.25) - math.log(2 * math.pi * 0.25)
+    assert toy.log_density(x).item() == pytest.approx(expected, rel=1e-5)
+    ring = data.Toy("wide ring", data.get_toy("ring").centers, std=0.3)
+    ticks = torch.linspace(-4, 4, 401)
+    grid = torch.cartesian_prod(ticks, ticks)
+    mass = ring.log_density(grid).exp().sum() * (ticks[1] - ticks[0]) ** 2
+    assert mass.item() == pytest.approx(1.0, abs=1e-3)

@@ -21,7 +21,7 @@ RETRAIN_HINT = "retrain it with `python -m course_lib.metrics.train_evaluator` (
 
 
 class DigitsEvaluator(nn.Module):
-    """CNN classifier for 28x28 digits in [-1, 1].
+    """CNN classifier for 28x28 digits in [-1, 1] (``in_channels`` 1, or 3 for colour domains).
 
     ``features(x)``: ``(B, 1, 28, 28)`` -> ``(B, 128)``, the penultimate activations divided by
     ``feature_scale`` (their root mean square over the train digits, fixed at training time, so
@@ -29,7 +29,7 @@ class DigitsEvaluator(nn.Module):
     ``forward(x)``: logits ``(B, 10)``; ``probabilities(x)``: softmax ``(B, 10)``.
     """
 
-    def __init__(self):
+    def __init__(self, in_channels: int = 1):
         super().__init__()
 
         def block(c_in: int, c_out: int) -> nn.Sequential:
@@ -39,7 +39,7 @@ class DigitsEvaluator(nn.Module):
                 nn.MaxPool2d(2))
 
         self.body = nn.Sequential(
-            block(1, 32),                       # (B, 32, 14, 14)
+            block(in_channels, 32),             # (B, 32, 14, 14)
             block(32, 64),                      # (B, 64, 7, 7)
             nn.Flatten(),                       # (B, 3136)
             nn.Linear(64 * 7 * 7, FEATURE_DIM), nn.ReLU())  # (B, 128)

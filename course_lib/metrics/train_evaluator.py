@@ -42,16 +42,16 @@ def accuracy(model: DigitsEvaluator, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((predictions == y).float().mean())
 
 
-def train(epochs: int = 20, seed: int = 0, lr: float = 2e-3) -> tuple[DigitsEvaluator, float]:
-    generator = seed_everything(seed)
-    x_train, y_train = load_digits("train")
-    x_test, y_test = load_digits("test")
-    model = DigitsEvaluator()
+def fit_classifier(model: DigitsEvaluator, x_train: torch.Tensor, y_train: torch.Tensor,
+                   x_test: torch.Tensor, y_test: torch.Tensor, generator: torch.Generator,
+                   epochs: int = 20, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> float:
+    """Train a classifier of images ``(N, C, 28, 28)`` in [-1, 1] with random shifts and
+    rotations, AdamW and a one-cycle schedule; returns its test accuracy (model in eval mode)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     loader = make_loader(x_train, y_train, batch_size=64, seed=seed)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
                                                    steps_per_epoch=len(loader))
-    for epoch in (bar := tqdm(range(epochs), desc="evaluator")):
+    for epoch in (bar := tqdm(range(epochs), desc="classifier", disable=not progress)):
         model.train()
         for x, y in loader:
             loss = F.cross_entropy(model(random_affine(x, generator)), y)
@@ -61,9 +61,19 @@ def train(epochs: int = 20, seed: int = 0, lr: float = 2e-3) -> tuple[DigitsEval
             schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}", test_acc=f"{accuracy(model, x_test, y_test):.4f}")
     model.eval()
-    with torch.no_grad():  # features of unit root mean square over the train digits
+    with torch.no_grad():  # features of unit root mean square over the training images
         model.feature_scale.fill_(torch.cat([model.body(b) for b in x_train.split(500)]).pow(2).mean().sqrt())
-    return model, accuracy(model, x_test, y_test)
+    return accuracy(model, x_test, y_test)
+
+
+def train(epochs: int = 20, seed: int = 0, lr: float = 2e-3) -> tuple[DigitsEvaluator, float]:
+    """The digits evaluator, trained on the 4,000 embedded train digits."""
+    generator = seed_everything(seed)
+    x_train, y_train = load_digits("train")
+    x_test, y_test = load_digits("test")
+    model = DigitsEvaluator()
+    test_accuracy = fit_classifier(model, x_train, y_train, x_test, y_test, generator, epochs, lr, seed)
+    return model, test_accuracy
 
 
 def main(argv: list[str] | None = None) -> None:

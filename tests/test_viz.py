@@ -1,0 +1,36 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+from course_lib.viz import image_grid, interpolate
+from course_lib.widgets import class_picker, latent_explorer
+
+
+def test_interpolate_linear_and_spherical():
+    z0, z1 = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 3.0])
+    linear = interpolate(z0, z1, steps=5)
+    assert linear.shape == (5, 2) and torch.allclose(linear[2], (z0 + z1) / 2)
+    sphere = interpolate(z0, z1, steps=5, spherical=True)
+    assert torch.allclose(sphere[0], z0, atol=1e-5) and torch.allclose(sphere[-1], z1, atol=1e-5)
+    assert torch.allclose(sphere.norm(dim=1), torch.full((5,), 3.0), atol=1e-5)  # stays on the circle
+    assert linear[2].norm() < 2.2  # the straight line cuts inside
+
+
+def test_image_grid_ranges_and_errors():
+    grid = image_grid(torch.rand(6, 1, 28, 28) * 2 - 1, nrow=3)
+    assert grid.shape[2] == 3 and grid.min() >= 0 and grid.max() <= 1
+    with pytest.raises(ValueError, match=r"\(B, 1 or 3, H, W\)"):
+        image_grid(torch.rand(6, 28, 28))
+
+
+def test_widgets_build_and_update():
+    decode = lambda z: torch.tanh(z.sum() * torch.ones(1, 1, 28, 28))
+    explorer = latent_explorer(decode, torch.zeros(8), n_sliders=3)
+    sliders = explorer.children[0].children
+    assert len(sliders) == 3
+    sliders[0].value = 1.0  # triggers a redraw without error
+    picker = class_picker(lambda c: torch.full((4, 1, 28, 28), c / 10))
+    picker.children[0].value = 3
