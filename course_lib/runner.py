@@ -26,8 +26,7 @@ def report_figures(notebook: str, figures: dict[str, object]) -> None:
     """Print a notebook's headline figures as a small table and save them for the runner."""
     width = max(len(k) for k in figures) if figures else 0
     for key, value in figures.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        print(f"{key:<{width}} : {shown}")
+        print(f"{key:<{width}} : {_short(value)}")
     write_atomic(_summary_path(notebook), json.dumps(
         {"budget": get_budget(), "figures": figures}, indent=1, default=str))
 

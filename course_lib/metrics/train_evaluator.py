@@ -82,7 +82,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     start = time.perf_counter()
     model, test_accuracy = train(args.epochs, args.seed)
     print(f"test accuracy {test_accuracy:.4f} on the 1,000 test digits "
