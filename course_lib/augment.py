@@ -12,13 +12,15 @@ import torch.nn.functional as F
 AUGMENTATIONS = ("translation", "cutout")
 
 
-def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image ``(B, C, H, W)`` by up to ``ratio`` of its size, filling with -1."""
+def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125,
+                fill: float = -1.0) -> torch.Tensor:
+    """Shift each image ``(B, C, H, W)`` by up to ``ratio`` of its size (rounded to whole
+    pixels), filling the uncovered border with ``fill`` (the background: -1, or 0 for [0, 1] images)."""
     b, _, h, w = x.shape
     max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
     dy = torch.randint(-max_dy, max_dy + 1, (b,), generator=generator).tolist()
     dx = torch.randint(-max_dx, max_dx + 1, (b,), generator=generator).tolist()
-    padded = F.pad(x, (max_dx, max_dx, max_dy, max_dy), value=-1.0)  # (B, C, H+2my, W+2mx)
+    padded = F.pad(x, (max_dx, max_dx, max_dy, max_dy), value=fill)  # (B, C, H+2my, W+2mx)
     return torch.stack([padded[i, :, max_dy + dy[i]: max_dy + dy[i] + h, max_dx + dx[i]: max_dx + dx[i] + w]
                         for i in range(b)])
 

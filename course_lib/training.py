@@ -227,6 +227,7 @@ def negative_elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator,
 def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
               max_seconds: float | None = None, batch_size: int = 64, lr: float = 1e-3,
               beta: float = 1.0, kl_warmup_steps: int = 0, dynamic_binarization: bool = True,
+              shift: int = 0, ema_decay: float | None = None,
               validation: torch.Tensor | None = None, validate_every: int = 250,
               checkpoint: str | Path | None = None, checkpoint_every: int = 1000, seed: int = 0,
               device: torch.device | None = None, progress: bool = True) -> VAERun:
@@ -236,16 +237,26 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
         data: images ``(N, 1, 28, 28)`` in [0, 1]; with ``dynamic_binarization`` each batch is
             re-binarised (a fresh Bernoulli draw per pixel), which also fights over-fitting.
         beta: weight of the KL term (β-VAE); ``kl_warmup_steps`` ramps it from 0 to β.
+        shift: data augmentation, each training digit moved by up to ``shift`` pixels in x and
+            y (0: none) -- more distinct digits for a model that over-fits 4,000 of them.
+        ema_decay: keep an exponential moving average of the weights (Polyak averaging) and
+            validate and return it instead of the last iterate (None: no average).
         validation: held-out images in [0, 1]; every ``validate_every`` steps the validation
             −ELBO is measured and, at the end, the model keeps the weights of the best one
             (early stopping).
         checkpoint: file saved every ``checkpoint_every`` steps and at the end; resumed from.
     """
+    from .augment import translation
     from .losses import check_unit_images, elbo_terms
 
     check_unit_images(data)
+    if shift < 0 or shift > 14:
+        raise ValueError(f"shift must be a number of pixels in 0..14, got {shift}")
+    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+        raise ValueError(f"ema_decay must lie in (0, 1), e.g. 0.999, or be None; got {ema_decay}")
     device = device or get_device()
     model = model.to(device).train()
+    average = copy.deepcopy(model).eval() if ema_decay else model  # the weights validated and returned
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     val_generator = torch.Generator().manual_seed(seed + 1)
@@ -256,6 +267,7 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
     if checkpoint is not None and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)
         model.load_state_dict(state["model"]); optimizer.load_state_dict(state["optimizer"])
+        average.load_state_dict(state.get("average", state["model"]))
         generator.set_state(state["generator"])
         run.history, run.steps, run.seconds, run.best_step = (state["history"], state["steps"],
                                                               state["seconds"], state["best_step"])
@@ -264,6 +276,7 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
     def save() -> None:
         if checkpoint is not None:
             save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                         "average": average.state_dict(),
                                          "generator": generator.get_state(), "history": run.history,
                                          "steps": run.steps, "seconds": run.seconds,
                                          "best_step": run.best_step, "best": best})
@@ -273,6 +286,8 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
     while run.steps < steps and (max_seconds is None or time.perf_counter() - start < max_seconds):
         model.train()
         x = data[torch.randint(len(data), (batch_size,), generator=generator)]
+        if shift:
+            x = translation(x, generator, ratio=shift / x.shape[-1], fill=0.0)  # (B, 1, 28, 28)
         x = (binarize(x, generator) if dynamic_binarization else x).to(device)
         logits, mu, logvar = model(x, generator)
         reconstruction, kl = elbo_terms(x, logits, mu, logvar)          # (B,), (B,)
@@ -284,16 +299,18 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if ema_decay:  # the same warm-up of the decay as train_gan's average
+            ema_update(average, model, min(ema_decay, (1 + run.steps) / (10 + run.steps)))
         run.steps += 1
         run.history["elbo"].append((reconstruction - kl).mean().item())
         run.history["reconstruction"].append(reconstruction.mean().item())
         run.history["kl"].append(kl.mean().item())
-        if val_data is not None and (run.steps % validate_every == 0 or run.steps == steps):
-            value = negative_elbo(model, val_data.to(device), torch.Generator().manual_seed(seed + 2))
+        if val_data is not None and run.steps % validate_every == 0:  # a fixed schedule: resumable
+            value = negative_elbo(average, val_data.to(device), torch.Generator().manual_seed(seed + 2))
             run.history["val_step"].append(run.steps)
             run.history["val_elbo"].append(-value)
             if value < best["val"]:
-                best = {"val": value, "state": copy.deepcopy(model.state_dict())}
+                best = {"val": value, "state": copy.deepcopy(average.state_dict())}
                 run.best_step = run.steps
         run.seconds = time.perf_counter() - start
         if run.steps % checkpoint_every == 0:
@@ -306,6 +323,8 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
     save()
     if best["state"] is not None:  # early stopping: keep the best validation weights
         model.load_state_dict(best["state"])
+    elif ema_decay:
+        model.load_state_dict(average.state_dict())
     model.eval()
     return run
 
@@ -331,8 +350,9 @@ def linear_decay(steps: int, decay_start: int) -> Callable[[int], float]:
 def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
                    x_data: torch.Tensor, y_data: torch.Tensor, *, steps: int = 2000,
                    max_seconds: float | None = None, batch_size: int = 16, lr: float = 2e-4,
-                   betas: tuple[float, float] = (0.5, 0.999), lambda_cyc: float = 10.0,
-                   lambda_id: float = 5.0, pool_size: int = 50, decay_start: int | None = None,
+                   betas: tuple[float, float] = (0.5, 0.999),
+                   lambda_cyc: float | tuple[float, float] = 10.0, lambda_id: float = 5.0,
+                   pool_size: int = 50, decay_start: int | None = None,
                    checkpoint: str | Path | None = None, checkpoint_every: int = 500, seed: int = 0,
                    device: torch.device | None = None, progress: bool = True) -> CycleGANRun:
     r"""Train CycleGAN on unpaired samples ``x_data`` (domain X) and ``y_data`` (domain Y).
@@ -344,10 +364,15 @@ def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
     and each discriminator its least-squares loss on real images and on fakes drawn from an
     image pool of ``pool_size``. Learning rates stay at ``lr`` until ``decay_start`` (default:
     half of ``steps``), then decay linearly to zero.
+
+    ``lambda_cyc`` weighs both directions of L_cyc alike (the paper), or is a pair
+    (λ_forward, λ_backward) for the forward cycle x -> G(x) -> F(G(x)) ≈ x and the backward
+    cycle y -> F(y) -> G(F(y)) ≈ y separately, as in the paper's ablation (Table 4).
     """
     from .losses import (cycle_consistency_loss, d_loss_lsgan, g_loss_lsgan, identity_loss)
     from .models.cyclegan import ImagePool
 
+    lambda_forward, lambda_backward = lambda_cyc if isinstance(lambda_cyc, tuple) else (lambda_cyc, lambda_cyc)
     device = device or get_device()
     nets = {"G": G, "F": F, "D_X": D_X, "D_Y": D_Y}
     for net in nets.values():
@@ -390,9 +415,12 @@ def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
         fake_y, fake_x = G(x), F(y)                      # (B, C, H, W) each
         gan_G = g_loss_lsgan(D_Y(fake_y))                # L_GAN(G, D_Y): fool D_Y
         gan_F = g_loss_lsgan(D_X(fake_x))                # L_GAN(F, D_X): fool D_X
-        cycle = cycle_consistency_loss(x, F(fake_y)) + cycle_consistency_loss(y, G(fake_x))
+        cycle_forward = cycle_consistency_loss(x, F(fake_y))    # x -> G(x) -> F(G(x)) ≈ x
+        cycle_backward = cycle_consistency_loss(y, G(fake_x))   # y -> F(y) -> G(F(y)) ≈ y
+        cycle = cycle_forward + cycle_backward
         identity = identity_loss(y, G(y)) + identity_loss(x, F(x)) if lambda_id else torch.zeros((), device=device)
-        loss_G = gan_G + gan_F + lambda_cyc * cycle + lambda_id * identity
+        loss_G = gan_G + gan_F + lambda_forward * cycle_forward + lambda_backward * cycle_backward \
+            + lambda_id * identity
         opt_gen.zero_grad(set_to_none=True)
         loss_G.backward()
         opt_gen.step()

@@ -95,6 +95,15 @@ def test_cyclegan_resume_equals_uninterrupted(tmp_path):
     assert full.history["loss_D_Y"] == resumed.history["loss_D_Y"]
 
 
+def test_cycle_weights_per_direction():
+    both = _run(3, lambda_cyc=4.0)
+    assert _run(3, lambda_cyc=(4.0, 4.0)).history == both.history       # a pair of equal weights = one weight
+    assert _run(3, lambda_cyc=(0.0, 0.0)).history == _run(3, lambda_cyc=0.0).history
+    forward_only = _run(3, lambda_cyc=(4.0, 0.0))
+    assert forward_only.history["gan_G"][0] == both.history["gan_G"][0]  # same first step ...
+    assert forward_only.history["loss_G"][0] < both.history["loss_G"][0]  # ... without the backward term
+
+
 def test_ablation_switches():
     run = _run(2, lambda_id=0.0, lambda_cyc=0.0)
     assert run.history["identity"] == [0.0, 0.0]

@@ -108,3 +108,61 @@ def test_bad_inputs(model, x):
         iwae_log_likelihood(model, x * 2 - 1, k=2)
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         elbo_terms(x[:, 0], *model(x))
+
+
+# -------------------------------------------------------------------------- training
+def _vae_run(steps, checkpoint=None, **kw):
+    from course_lib.training import train_vae
+
+    torch.manual_seed(0)
+    data = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 0.6
+    return train_vae(ConvVAE(latent_dim=2, width=4, hidden=8), data, steps=steps, batch_size=8,
+                     kl_warmup_steps=4, validation=data[:8], validate_every=3, checkpoint=checkpoint,
+                     checkpoint_every=5, progress=False, device=torch.device("cpu"), seed=1, **kw)
+
+
+@pytest.mark.parametrize("kw", [{}, {"shift": 1, "ema_decay": 0.9}])
+def test_vae_resume_from_checkpoint_equals_an_uninterrupted_run(tmp_path, kw):
+    full = _vae_run(12, **kw)
+    path = tmp_path / "vae.pt"
+    _vae_run(5, checkpoint=path, **kw)                 # stops at step 5
+    resumed = _vae_run(12, checkpoint=path, **kw)      # a fresh model, resumes from step 5
+    assert resumed.steps == 12 and resumed.best_step == full.best_step
+    assert full.history == resumed.history
+    for a, b in zip(full.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_vae_keeps_the_weights_of_the_best_validation_elbo():
+    from course_lib.training import binarize, negative_elbo
+
+    run = _vae_run(12, ema_decay=0.9)
+    best = max(range(len(run.history["val_elbo"])), key=lambda i: run.history["val_elbo"][i])
+    assert run.best_step == run.history["val_step"][best] and not run.model.training
+    data = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 0.6
+    val = binarize(data[:8], torch.Generator().manual_seed(2))  # what train_vae validated on (seed + 1)
+    kept = negative_elbo(run.model, val, torch.Generator().manual_seed(3))  # seed + 2
+    assert kept == pytest.approx(-run.history["val_elbo"][best], rel=1e-5)
+
+
+def test_shift_augmentation_moves_digits_without_changing_them():
+    from course_lib.augment import translation
+
+    x = torch.zeros(50, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = torch.rand(50, 1, 8, 8)          # a digit away from the border
+    shifted = translation(x, torch.Generator().manual_seed(0), ratio=1 / 28, fill=0.0)
+    assert torch.allclose(shifted.sum((1, 2, 3)), x.sum((1, 2, 3)))  # nothing lost or added
+    moved = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+             if any(torch.equal(torch.roll(x[i], (dy, dx), (1, 2)), shifted[i]) for i in range(50))]
+    assert len(moved) == 9                                     # every shift of at most one pixel occurs
+
+
+def test_train_vae_bad_arguments():
+    with pytest.raises(ValueError, match="shift"):
+        _vae_run(1, shift=-1)
+    with pytest.raises(ValueError, match="ema_decay"):
+        _vae_run(1, ema_decay=1.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        from course_lib.training import train_vae
+        train_vae(ConvVAE(latent_dim=2, width=4, hidden=8), torch.rand(4, 1, 28, 28) * 2 - 1, steps=1,
+                  progress=False)
