@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no notebooks found; run from the repository root", file=sys.stderr)
         return 2
     print(f"running {len(paths)} notebook(s) at budget {get_budget()!r}")
+    if os.environ.pop("MPLBACKEND", None):  # a non-inline backend would save the notebooks without figures
+        print("MPLBACKEND unset for the kernels, so that the saved notebooks keep their figures")
     failed = 0
     for path in paths:
         try:

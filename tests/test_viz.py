@@ -34,3 +34,19 @@ def test_widgets_build_and_update():
     sliders[0].value = 1.0  # triggers a redraw without error
     picker = class_picker(lambda c: torch.full((4, 1, 28, 28), c / 10))
     picker.children[0].value = 3
+
+
+def test_runner_saves_figures_even_when_mplbackend_is_agg(tmp_path, monkeypatch):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from course_lib.runner import main
+
+    path = tmp_path / "99_figure.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(
+        "import matplotlib.pyplot as plt\nplt.plot([0, 1]); plt.show()")]), path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")           # as under `make test`
+    monkeypatch.setenv("COURSE_RESULTS", str(tmp_path))
+    assert main([str(path)]) == 0
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the saved notebook shows its figure"
