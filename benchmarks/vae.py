@@ -19,7 +19,7 @@ import argparse
 import torch
 
 from course_lib.config import get_device, seed_everything
-from course_lib.data import load_digits
+from course_lib.data import load_digits, validation_mask
 from course_lib.losses import iwae_log_likelihood
 from course_lib.models.vae import ConvVAE
 from course_lib.training import binarize, negative_elbo, train_vae
@@ -32,20 +32,12 @@ CONFIGS = {
 }
 
 
-def validation_split(y: torch.Tensor) -> torch.Tensor:
-    """The last 40 training digits of each class: lesson 04's validation set (a boolean mask)."""
-    holdout = torch.zeros(len(y), dtype=torch.bool)
-    for c in range(10):
-        holdout[torch.nonzero(y == c).squeeze(1)[-40:]] = True
-    return holdout
-
-
 def run(name: str, k: int, device: torch.device) -> dict:
     config = dict(CONFIGS[name])
     steps, early_stopping = config.pop("steps"), config.pop("early_stopping", True)
     config.setdefault("kl_warmup_steps", steps // 10)
     x, y = load_digits("train", value_range=(0, 1))
-    holdout = validation_split(y)
+    holdout = validation_mask(y)  # lesson 04's 400 validation digits
     x_test, _ = load_digits("test", value_range=(0, 1))
     x_test = binarize(x_test, torch.Generator().manual_seed(0)).to(device)
     seed_everything(0)

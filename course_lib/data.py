@@ -113,6 +113,18 @@ def load_digits(split: str = "train", value_range=(-1, 1)) -> tuple[torch.Tensor
     return images, torch.from_numpy(y[index].copy())
 
 
+def validation_mask(labels: torch.Tensor, per_class: int = 40) -> torch.Tensor:
+    """Hold out the last ``per_class`` digits of each class (in stored order) for validation:
+    a boolean mask ``(N,)``, True for the held-out digits. No randomness."""
+    mask = torch.zeros(len(labels), dtype=torch.bool)
+    for c in labels.unique().tolist():
+        of_class = torch.nonzero(labels == c).squeeze(1)
+        if len(of_class) <= per_class:
+            raise ValueError(f"class {c} has {len(of_class)} digits, too few to hold out {per_class}")
+        mask[of_class[-per_class:]] = True
+    return mask
+
+
 # ------------------------------------------------------------------- torchvision sets
 def load_torchvision(name: str, split: str = "train", value_range=(-1, 1),
                      download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,9 +20,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import diff_augment
+from .augment import diff_augment, translation
 from .config import get_device, write_atomic
-from .losses import gan_losses, gradient_penalty
+from .losses import (check_unit_images, cycle_consistency_loss, d_loss_lsgan, elbo_terms, g_loss_lsgan,
+                     gan_losses, gradient_penalty, identity_loss)
+from .models.cyclegan import ImagePool
 
 
 # ------------------------------------------------------------------------ checkpoints
@@ -43,8 +45,13 @@ def load_checkpoint(path: str | Path) -> dict:
 
 # --------------------------------------------------------------------------- helpers
 @torch.no_grad()
-def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """θ_ema ← decay·θ_ema + (1 − decay)·θ; buffers (batch-norm statistics) are copied."""
+def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int | None = None) -> None:
+    """θ_ema ← decay·θ_ema + (1 − decay)·θ; buffers (batch-norm statistics) are copied.
+
+    With ``step`` (updates done so far) the decay warms up as min(decay, (1 + step)/(10 + step)):
+    early on the average spans about the steps taken, not the random initial weights."""
+    if step is not None:
+        decay = min(decay, (1 + step) / (10 + step))
     for e, p in zip(ema.parameters(), model.parameters()):
         e.lerp_(p, 1.0 - decay)
     for e, b in zip(ema.buffers(), model.buffers()):
@@ -166,8 +173,8 @@ def train_gan(G: nn.Module, D: nn.Module, data: torch.Tensor, *, labels: torch.T
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
-        if G_ema is not None:  # warm-up: average over ~ the steps so far early on
-            ema_update(G_ema, G, min(ema_decay, (1 + run.steps) / (10 + run.steps)))
+        if G_ema is not None:
+            ema_update(G_ema, G, ema_decay, step=run.steps)
         run.steps += 1
         for key, value in (("d_loss", d_loss), ("g_loss", g_loss), ("d_real", real_logits.sigmoid().mean()),
                            ("d_fake", fake_logits.sigmoid().mean())):
@@ -213,8 +220,6 @@ def binarize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def negative_elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator,
                   batch_size: int = 500) -> float:
     """Average −ELBO (nats per image) over images ``x`` in [0, 1] (one z sample each)."""
-    from .losses import elbo_terms
-
     model.eval()
     total = 0.0
     for batch in x.split(batch_size):
@@ -246,9 +251,6 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
             (early stopping).
         checkpoint: file saved every ``checkpoint_every`` steps and at the end; resumed from.
     """
-    from .augment import translation
-    from .losses import check_unit_images, elbo_terms
-
     check_unit_images(data)
     if shift < 0 or shift > 14:
         raise ValueError(f"shift must be a number of pixels in 0..14, got {shift}")
@@ -262,12 +264,14 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
     val_generator = torch.Generator().manual_seed(seed + 1)
     val_data = binarize(validation, val_generator) if (validation is not None and dynamic_binarization) \
         else validation
+    val_data = val_data.to(device) if val_data is not None else None
     run = VAERun(model, {k: [] for k in ("elbo", "reconstruction", "kl", "val_step", "val_elbo")})
     best = {"val": math.inf, "state": None}
     if checkpoint is not None and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)
         model.load_state_dict(state["model"]); optimizer.load_state_dict(state["optimizer"])
-        average.load_state_dict(state.get("average", state["model"]))
+        if ema_decay:
+            average.load_state_dict(state["average"])
         generator.set_state(state["generator"])
         run.history, run.steps, run.seconds, run.best_step = (state["history"], state["steps"],
                                                               state["seconds"], state["best_step"])
@@ -276,7 +280,7 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
     def save() -> None:
         if checkpoint is not None:
             save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                         "average": average.state_dict(),
+                                         "average": average.state_dict() if ema_decay else None,
                                          "generator": generator.get_state(), "history": run.history,
                                          "steps": run.steps, "seconds": run.seconds,
                                          "best_step": run.best_step, "best": best})
@@ -299,14 +303,14 @@ def train_vae(model: nn.Module, data: torch.Tensor, *, steps: int = 5000,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if ema_decay:  # the same warm-up of the decay as train_gan's average
-            ema_update(average, model, min(ema_decay, (1 + run.steps) / (10 + run.steps)))
+        if ema_decay:
+            ema_update(average, model, ema_decay, step=run.steps)
         run.steps += 1
         run.history["elbo"].append((reconstruction - kl).mean().item())
         run.history["reconstruction"].append(reconstruction.mean().item())
         run.history["kl"].append(kl.mean().item())
         if val_data is not None and run.steps % validate_every == 0:  # a fixed schedule: resumable
-            value = negative_elbo(average, val_data.to(device), torch.Generator().manual_seed(seed + 2))
+            value = negative_elbo(average, val_data, torch.Generator().manual_seed(seed + 2))
             run.history["val_step"].append(run.steps)
             run.history["val_elbo"].append(-value)
             if value < best["val"]:
@@ -369,9 +373,6 @@ def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
     (λ_forward, λ_backward) for the forward cycle x -> G(x) -> F(G(x)) ≈ x and the backward
     cycle y -> F(y) -> G(F(y)) ≈ y separately, as in the paper's ablation (Table 4).
     """
-    from .losses import (cycle_consistency_loss, d_loss_lsgan, g_loss_lsgan, identity_loss)
-    from .models.cyclegan import ImagePool
-
     lambda_forward, lambda_backward = lambda_cyc if isinstance(lambda_cyc, tuple) else (lambda_cyc, lambda_cyc)
     device = device or get_device()
     nets = {"G": G, "F": F, "D_X": D_X, "D_Y": D_Y}

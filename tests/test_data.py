@@ -181,3 +181,14 @@ def test_toy_log_density_integrates_to_one_and_matches_a_single_gaussian():
     grid = torch.cartesian_prod(ticks, ticks)
     mass = ring.log_density(grid).exp().sum() * (ticks[1] - ticks[0]) ** 2
     assert mass.item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_validation_mask_holds_out_the_last_digits_of_each_class(train):
+    _, y = train
+    mask = data.validation_mask(y, per_class=40)
+    assert mask.sum() == 400 and all(int((mask & (y == c)).sum()) == 40 for c in range(10))
+    for c in range(10):
+        of_class = torch.nonzero(y == c).squeeze(1)
+        assert mask[of_class[-40:]].all() and not mask[of_class[:-40]].any()
+    with pytest.raises(ValueError, match="too few"):
+        data.validation_mask(y[:50], per_class=60)
