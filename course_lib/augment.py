@@ -3,13 +3,15 @@
 The same random transformation family is applied to real *and* generated images every time
 the discriminator sees them, in the D step and in the G step, so D cannot memorise the 4,000
 training digits and G still receives gradients through the (differentiable) transformation.
+Lesson 05 uses the same policies on the translations a CycleGAN generator learns to read back
+(``inversion``: a photo digit and its negative show the same digit).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("translation", "cutout")
+AUGMENTATIONS = ("translation", "cutout", "inversion")
 
 
 def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125,
@@ -38,6 +40,13 @@ def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> t
     return torch.where(inside.unsqueeze(1), torch.full_like(x, -1.0), x)
 
 
+def inversion(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Invert the colours of each image ``(B, C, H, W)`` in [-1, 1] with probability ``p``:
+    v -> -v, which is 1 - v for images in [0, 1]."""
+    flip = torch.rand(x.shape[0], 1, 1, 1, generator=generator).to(x.device) < p  # (B, 1, 1, 1)
+    return torch.where(flip, -x, x)
+
+
 def diff_augment(x: torch.Tensor, policy: str | tuple[str, ...] | None,
                  generator: torch.Generator) -> torch.Tensor:
     """Apply the augmentations named in ``policy`` (e.g. ``"translation,cutout"``) in order."""
@@ -47,5 +56,5 @@ def diff_augment(x: torch.Tensor, policy: str | tuple[str, ...] | None,
     for name in names:
         if name not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {name!r}; use {', '.join(AUGMENTATIONS)}")
-        x = {"translation": translation, "cutout": cutout}[name](x, generator)
+        x = {"translation": translation, "cutout": cutout, "inversion": inversion}[name](x, generator)
     return x

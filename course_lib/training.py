@@ -357,6 +357,7 @@ def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
                    betas: tuple[float, float] = (0.5, 0.999),
                    lambda_cyc: float | tuple[float, float] = 10.0, lambda_id: float = 5.0,
                    pool_size: int = 50, decay_start: int | None = None,
+                   back_translation: bool = False, augment_forward: str | None = None,
                    checkpoint: str | Path | None = None, checkpoint_every: int = 500, seed: int = 0,
                    device: torch.device | None = None, progress: bool = True) -> CycleGANRun:
     r"""Train CycleGAN on unpaired samples ``x_data`` (domain X) and ``y_data`` (domain Y).
@@ -372,6 +373,13 @@ def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
     ``lambda_cyc`` weighs both directions of L_cyc alike (the paper), or is a pair
     (λ_forward, λ_backward) for the forward cycle x -> G(x) -> F(G(x)) ≈ x and the backward
     cycle y -> F(y) -> G(F(y)) ≈ y separately, as in the paper's ablation (Table 4).
+
+    ``back_translation=True`` makes each cycle term train only the generator that rebuilds: the
+    translation it starts from is taken as a constant input (detached), as back-translation does
+    in unsupervised machine translation. F then learns to read x back from G(x), and G to rebuild
+    y from F(y), but neither is rewarded for hiding its input in its output (steganography).
+    ``augment_forward`` is a :func:`~course_lib.augment.diff_augment` policy applied to G(x)
+    before F reads it back, e.g. ``"inversion"``: F learns to read the digit through it.
     """
     lambda_forward, lambda_backward = lambda_cyc if isinstance(lambda_cyc, tuple) else (lambda_cyc, lambda_cyc)
     device = device or get_device()
@@ -416,8 +424,12 @@ def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
         fake_y, fake_x = G(x), F(y)                      # (B, C, H, W) each
         gan_G = g_loss_lsgan(D_Y(fake_y))                # L_GAN(G, D_Y): fool D_Y
         gan_F = g_loss_lsgan(D_X(fake_x))                # L_GAN(F, D_X): fool D_X
-        cycle_forward = cycle_consistency_loss(x, F(fake_y))    # x -> G(x) -> F(G(x)) ≈ x
-        cycle_backward = cycle_consistency_loss(y, G(fake_x))   # y -> F(y) -> G(F(y)) ≈ y
+        # back-translation: the translation a cycle starts from is a constant, so only the
+        # generator that rebuilds learns from the cycle, and hiding the input in it earns nothing
+        start_y, start_x = (fake_y.detach(), fake_x.detach()) if back_translation else (fake_y, fake_x)
+        start_y = diff_augment(start_y, augment_forward, generator)   # what F must read through
+        cycle_forward = cycle_consistency_loss(x, F(start_y))    # x -> G(x) -> F(G(x)) ≈ x
+        cycle_backward = cycle_consistency_loss(y, G(start_x))   # y -> F(y) -> G(F(y)) ≈ y
         cycle = cycle_forward + cycle_backward
         identity = identity_loss(y, G(y)) + identity_loss(x, F(x)) if lambda_id else torch.zeros((), device=device)
         loss_G = gan_G + gan_F + lambda_forward * cycle_forward + lambda_backward * cycle_backward \

@@ -137,3 +137,34 @@ def test_cyclegan_photo_sets_offline_and_from_disk(monkeypatch, tmp_path):
             Image.fromarray(np.full((10, 12, 3), 40 * i, np.uint8)).save(folder / f"{i}.jpg")
     x_a, x_b = data.load_cyclegan_photos("horse2zebra", size=16)
     assert x_a.shape == x_b.shape == (2, 3, 16, 16) and x_a.min() >= -1 and x_a.max() <= 1
+
+
+def test_back_translation_trains_only_the_generator_that_rebuilds():
+    gan_only = _run(1, lambda_cyc=0.0)
+    forward = _run(1, lambda_cyc=(4.0, 0.0), back_translation=True)   # x -> G(x) (constant) -> F
+    backward = _run(1, lambda_cyc=(0.0, 4.0), back_translation=True)  # y -> F(y) (constant) -> G
+    same = lambda a, b: all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert same(forward.G, gan_only.G) and not same(forward.F, gan_only.F)
+    assert same(backward.F, gan_only.F) and not same(backward.G, gan_only.G)
+    coupled = _run(1, lambda_cyc=(4.0, 0.0))                            # the paper: the cycle trains G too
+    assert not same(coupled.G, gan_only.G)
+    assert coupled.history["cycle"] == forward.history["cycle"]        # same values, other gradients
+
+
+def test_inversion_augmentation():
+    from course_lib.augment import diff_augment, inversion
+    x = torch.rand(400, 3, 4, 4) * 2 - 1
+    out = inversion(x, torch.Generator().manual_seed(0))
+    inverted = (out == -x).flatten(1).all(1)
+    assert ((out == x).flatten(1).all(1) | inverted).all()             # each image kept or negated whole
+    assert 150 < inverted.sum().item() < 250                            # about half of them
+    assert torch.equal(diff_augment(x, "inversion", torch.Generator().manual_seed(0)), out)
+
+
+def test_cyclegan_resume_with_back_translation_and_inversion(tmp_path):
+    kw = dict(back_translation=True, augment_forward="inversion")
+    full = _run(6, **kw)
+    _run(3, checkpoint=tmp_path / "c.pt", **kw)
+    resumed = _run(6, checkpoint=tmp_path / "c.pt", **kw)
+    assert full.history == resumed.history
+    assert full.history != _run(6, back_translation=True).history      # the inversion did something
