@@ -30,7 +30,7 @@ EXPECTED_MINUTES: dict[str, dict[str, float]] = {
     "02_gan_from_scratch": {"smoke": 1, "cpu": 7, "gpu": 5},
     "03_dcgan": {"smoke": 1, "cpu": 13, "gpu": 10},
     "04_vae": {"smoke": 1, "cpu": 11, "gpu": 8},
-    "05_cyclegan": {"smoke": 1, "cpu": 12, "gpu": 10},
+    "05_cyclegan": {"smoke": 1, "cpu": 13, "gpu": 10},
     "06_evaluation": {"smoke": 1, "cpu": 1, "gpu": 2},
 }
 
