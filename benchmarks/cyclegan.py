@@ -25,7 +25,7 @@ from course_lib.metrics import load_digits_evaluator
 from course_lib.metrics.evaluator import DigitsEvaluator
 from course_lib.metrics.train_evaluator import fit_classifier
 from course_lib.models.cyclegan import PatchDiscriminator, ResnetGenerator
-from course_lib.training import train_cyclegan
+from course_lib.training import sample_images, train_cyclegan
 
 CONFIGS = {
     "full": dict(lambda_cyc=10.0, lambda_id=0.0, back_translation=True, augment_forward="inversion", lr=4e-4),
@@ -36,12 +36,6 @@ CONFIGS = {
 @torch.no_grad()
 def predict(classifier: torch.nn.Module, images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return torch.cat([classifier(b.to(device)).argmax(1).cpu() for b in images.split(500)])
-
-
-@torch.no_grad()
-def translate(network: torch.nn.Module, images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    network.eval()
-    return torch.cat([network(b.to(device)).cpu() for b in images.split(250)])
 
 
 def main() -> None:
@@ -70,8 +64,10 @@ def main() -> None:
                     PatchDiscriminator(width=16), PatchDiscriminator(width=16))
             run = train_cyclegan(*nets, train.x_a, train.x_b, steps=args.steps, batch_size=16, pool_size=50,
                                  seed=seed, device=device, progress=False, **CONFIGS[name])
-            to_y = (predict(classifier_y, translate(run.G, test.x_a, device), device) == test.y_a).float().mean()
-            kept_x = predict(evaluator_x, translate(run.F, test.x_b, device).mean(1, keepdim=True), device) == test.y_b
+            fake_y = sample_images(run.G, test.x_a, batch_size=250)   # G(x), (500, 3, 28, 28)
+            fake_x = sample_images(run.F, test.x_b, batch_size=250)   # F(y), (500, 3, 28, 28)
+            to_y = (predict(classifier_y, fake_y, device) == test.y_a).float().mean()
+            kept_x = predict(evaluator_x, fake_x.mean(1, keepdim=True), device) == test.y_b
             print(f"{name:<14}{seed:>5}{to_y:>9.1%}{kept_x.float().mean():>9.1%}{kept_x[light].float().mean():>8.1%}"
                   f"{run.seconds:>9.0f}", flush=True)
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("translation", "cutout", "inversion")
-
-
 def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125,
                 fill: float = -1.0) -> torch.Tensor:
     """Shift each image ``(B, C, H, W)`` by up to ``ratio`` of its size (rounded to whole
@@ -47,6 +44,9 @@ def inversion(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> to
     return torch.where(flip, -x, x)
 
 
+AUGMENTATIONS = {"translation": translation, "cutout": cutout, "inversion": inversion}  # policy names
+
+
 def diff_augment(x: torch.Tensor, policy: str | tuple[str, ...] | None,
                  generator: torch.Generator) -> torch.Tensor:
     """Apply the augmentations named in ``policy`` (e.g. ``"translation,cutout"``) in order."""
@@ -56,5 +56,5 @@ def diff_augment(x: torch.Tensor, policy: str | tuple[str, ...] | None,
     for name in names:
         if name not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {name!r}; use {', '.join(AUGMENTATIONS)}")
-        x = {"translation": translation, "cutout": cutout, "inversion": inversion}[name](x, generator)
+        x = AUGMENTATIONS[name](x, generator)
     return x

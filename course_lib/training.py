@@ -61,7 +61,8 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int | None 
 @torch.no_grad()
 def sample_images(G: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
                   batch_size: int = 500) -> torch.Tensor:
-    """Generator outputs for latents ``z`` ``(N, latent_dim)`` in eval mode, on the CPU."""
+    """Generator outputs for inputs ``z`` in eval mode, on the CPU: latents ``(N, latent_dim)``,
+    or images for a translator such as CycleGAN's G and F."""
     was_training = G.training
     G.eval()
     device = next(G.parameters()).device
