@@ -6,7 +6,8 @@ One environment variable, ``COURSE_BUDGET``, chooses how much each notebook trai
 * ``cpu``   -- the laptop experience: results worth looking at within minutes on 2 cores;
 * ``gpu``   -- full datasets where they can be downloaded, about 10 minutes per notebook.
 
-Without the variable the budget is ``gpu`` when CUDA is available, else ``cpu``.
+Without the variable the budget is ``gpu`` when CUDA is available, else ``cpu``. A second one,
+``COURSE_SEED`` (default 0), is the seed every notebook derives all of its seeds from.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import os
 import platform
 import random
 import sys
-import tempfile
+import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,17 +23,6 @@ import numpy as np
 import torch
 
 BUDGETS = ("smoke", "cpu", "gpu")
-
-# Minutes each notebook is expected to take at each budget (measured; see the README).
-EXPECTED_MINUTES: dict[str, dict[str, float]] = {
-    "00_welcome": {"smoke": 0.3, "cpu": 0.3, "gpu": 0.3},
-    "01_generative_modeling": {"smoke": 1, "cpu": 2, "gpu": 2},
-    "02_gan_from_scratch": {"smoke": 1, "cpu": 7, "gpu": 5},
-    "03_dcgan": {"smoke": 1, "cpu": 13, "gpu": 10},
-    "04_vae": {"smoke": 1, "cpu": 11, "gpu": 8},
-    "05_cyclegan": {"smoke": 1, "cpu": 13, "gpu": 10},
-    "06_evaluation": {"smoke": 1, "cpu": 1, "gpu": 2},
-}
 
 T = TypeVar("T")
 
@@ -50,6 +40,18 @@ def get_budget() -> str:
             f"'gpu' with CUDA, else 'cpu')."
         )
     return value
+
+
+def get_seed() -> int:
+    """The course seed from ``COURSE_SEED`` (default 0). Every seed of a notebook derives from it,
+    so ``COURSE_SEED=1`` repeats the whole lesson with other random numbers."""
+    value = os.environ.get("COURSE_SEED", "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ValueError(f"COURSE_SEED={value!r} is not a non-negative integer; use e.g. COURSE_SEED=1 "
+                         f"(or unset it for the default, 0)")
+    return int(value)
 
 
 def by_budget(smoke: T, cpu: T, gpu: T, budget: str | None = None) -> T:
@@ -114,21 +116,35 @@ def results_dir() -> Path:
     return path
 
 
-def setup_notebook(name: str, seed: int = 0) -> tuple[torch.device, str]:
-    """First call of every notebook: seed, pick the device and budget, and print them with
-    the minutes the notebook should take. Returns ``(device, budget)``."""
-    if name not in EXPECTED_MINUTES:
-        raise ValueError(f"unknown notebook {name!r}; known: {', '.join(EXPECTED_MINUTES)}")
+_NOTEBOOK_START: dict[str, float] = {}
+
+
+def setup_notebook(name: str, minutes: dict[str, float]) -> tuple[torch.device, str, int]:
+    """First call of every notebook: seed everything with ``COURSE_SEED``, pick the device and
+    budget, and print them with the minutes the notebook should take at this budget
+    (``minutes={"smoke": 1, "cpu": 12, "gpu": 10}``, measured on 2 CPU cores and one GPU).
+    Returns ``(device, budget, seed)``; derive every other seed of the notebook from ``seed``."""
+    missing = [b for b in BUDGETS if b not in minutes]
+    if missing:
+        raise ValueError(f"minutes must give the expected minutes for every budget; missing {missing}")
+    seed = get_seed()
     seed_everything(seed)
     device, budget = get_device(), get_budget()
-    minutes = EXPECTED_MINUTES[name][budget]
+    _NOTEBOOK_START[name] = time.perf_counter()
     print(f"notebook : {name}")
     print(f"device   : {device}" + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""))
     print(f"budget   : {budget}   (set COURSE_BUDGET=smoke|cpu|gpu to change)")
-    print(f"expected : about {minutes:g} min at this budget"
+    print(f"expected : about {minutes[budget]:g} min at this budget"
           + (" on 2 CPU cores" if device.type == "cpu" else ""))
-    print(f"python {platform.python_version()} | torch {torch.__version__} | seed {seed}")
-    return device, budget
+    print(f"seed     : {seed}   (set COURSE_SEED to repeat the lesson with other random numbers)")
+    print(f"python {platform.python_version()} | torch {torch.__version__}")
+    return device, budget, seed
+
+
+def minutes_since_setup(name: str) -> float | None:
+    """Minutes since ``setup_notebook(name)`` ran in this process (None if it did not)."""
+    start = _NOTEBOOK_START.get(name)
+    return None if start is None else (time.perf_counter() - start) / 60
 
 
 def versions() -> dict[str, str]:
@@ -146,25 +162,10 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` (text or bytes) to ``path`` through a temporary file and a rename:
-    a crash never leaves a half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content.encode("utf-8") if isinstance(content, str) else content)
-        os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def checkpoint_path(name: str, budget: str | None = None) -> Path:
-    """``results/checkpoints/<name>_<budget>.pt``: a lesson's model for the current budget.
-    Training resumes from it when it exists; delete it to train afresh."""
+def checkpoint_path(name: str, budget: str | None = None, seed: int | None = None) -> Path:
+    """``results/checkpoints/<name>_<budget>_seed<seed>.pt``: a lesson's model for the current
+    budget and ``COURSE_SEED``. Training resumes from it when it exists; delete it to train afresh."""
     path = results_dir() / "checkpoints"
     path.mkdir(parents=True, exist_ok=True)
-    return path / f"{name}_{budget or get_budget()}.pt"
+    seed = get_seed() if seed is None else seed
+    return path / f"{name}_{budget or get_budget()}_seed{seed}.pt"

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import get_budget, results_dir, write_atomic
+from .config import get_budget, results_dir
+from .io import write_atomic
 
 
 def _summary_path(notebook: str) -> Path:

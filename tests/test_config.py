@@ -81,10 +81,39 @@ def test_data_dir_honours_course_data(monkeypatch, tmp_path):
     assert config.data_dir() == config.repo_root() / "data"
 
 
-def test_setup_notebook_prints_device_budget_and_minutes(monkeypatch, capsys):
+MINUTES = {"smoke": 0.5, "cpu": 3, "gpu": 2}
+
+
+def test_setup_notebook_prints_device_budget_minutes_and_seed(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_BUDGET", "smoke")
-    device, budget = config.setup_notebook("00_welcome")
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    device, budget, seed = config.setup_notebook("00_welcome", minutes=MINUTES)
     out = capsys.readouterr().out
-    assert budget == "smoke" and str(device) in out and "smoke" in out and "min" in out
-    with pytest.raises(ValueError, match="unknown notebook"):
-        config.setup_notebook("99_nope")
+    assert budget == "smoke" and seed == 0 and str(device) in out and "smoke" in out
+    assert "about 0.5 min" in out and "seed     : 0" in out
+    assert 0 <= config.minutes_since_setup("00_welcome") < 1
+    assert config.minutes_since_setup("never_set_up") is None
+    with pytest.raises(ValueError, match="missing"):
+        config.setup_notebook("99_new_lesson", minutes={"cpu": 3})
+
+
+def test_a_new_lesson_needs_no_edit_to_config(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_BUDGET", "cpu")
+    _, budget, _ = config.setup_notebook("99_a_lesson_config_has_never_heard_of", minutes=MINUTES)
+    assert budget == "cpu" and "about 3 min" in capsys.readouterr().out
+
+
+def test_course_seed_from_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_SEED", "2")
+    assert config.get_seed() == 2
+    _, _, seed = config.setup_notebook("00_welcome", minutes=MINUTES)
+    assert seed == 2
+    assert config.checkpoint_path("03_plain", budget="cpu").name == "03_plain_cpu_seed2.pt"
+    monkeypatch.setenv("COURSE_SEED", "-1")
+    with pytest.raises(ValueError, match="COURSE_SEED"):
+        config.get_seed()
+    monkeypatch.setenv("COURSE_SEED", "one")
+    with pytest.raises(ValueError, match="non-negative integer"):
+        config.get_seed()
+    monkeypatch.delenv("COURSE_SEED")
+    assert config.get_seed() == 0
