@@ -211,20 +211,32 @@ class Toy:
         distance = torch.cdist(x.float(), self.centers)  # (n, K)
         return distance.argmin(dim=1), distance.min(dim=1).values
 
-    def mode_coverage(self, x: torch.Tensor, n_sigma: float = 3.0) -> dict[str, float]:
-        """How well samples ``(n, 2)`` cover the modes.
+    @property
+    def spacing(self) -> float:
+        """The smallest distance between two mode centres."""
+        distance = torch.cdist(self.centers, self.centers)
+        return float(distance[~torch.eye(self.num_modes, dtype=torch.bool)].min())
 
-        A sample is *high quality* when it lies within ``n_sigma`` standard deviations of
-        its nearest centre. A mode is *covered* when it holds at least a quarter of its
-        fair share, ``n / (4 K)``, of the high-quality samples.
-        Returns ``{"modes_covered", "num_modes", "high_quality"}`` (the last as a fraction).
+    def mode_coverage(self, x: torch.Tensor, n_sigma: float = 3.0) -> dict[str, float]:
+        """Two separate questions about samples ``(n, 2)``.
+
+        * **modes visited** -- did the generator find the mode at all? A mode is visited when at
+          least ``n / (4 K)`` samples (a quarter of its fair share) have it as their nearest centre
+          and lie within a quarter of the spacing between modes.
+        * **high quality** -- how precisely are the samples placed? The share of samples within
+          ``n_sigma`` standard deviations of their nearest centre (the measure of VEEGAN,
+          Srivastava et al., 2017; real samples of a 2-D Gaussian score 1 − e^{−9/2} ≈ 98.9% at 3σ).
+
+        A generator can visit every mode with no high-quality sample (each cluster a little off
+        its centre) or place every sample precisely on one mode. Returns
+        ``{"modes_visited", "num_modes", "high_quality"}`` (the last as a fraction).
         """
         nearest, distance = self.nearest_mode(x)
-        good = distance <= n_sigma * self.std
-        counts = torch.bincount(nearest[good], minlength=self.num_modes)
-        covered = int((counts >= len(x) / (4 * self.num_modes)).sum())
-        return {"modes_covered": covered, "num_modes": self.num_modes,
-                "high_quality": float(good.float().mean())}
+        near = distance <= self.spacing / 4
+        counts = torch.bincount(nearest[near], minlength=self.num_modes)
+        visited = int((counts >= len(x) / (4 * self.num_modes)).sum())
+        high_quality = float((distance <= n_sigma * self.std).float().mean())
+        return {"modes_visited": visited, "num_modes": self.num_modes, "high_quality": high_quality}
 
 
 def _ring(k: int = 8, radius: float = 2.0) -> torch.Tensor:

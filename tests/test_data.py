@@ -132,20 +132,38 @@ def test_toys_shapes_and_modes(name, modes):
     assert toy.num_modes == modes and toy.centers.shape == (modes, 2)
     # real samples cover every mode, and ~98.9% lie within 3 sigma (chi-square, 2 d.o.f.)
     coverage = toy.mode_coverage(x)
-    assert coverage["modes_covered"] == modes and coverage["num_modes"] == modes
+    assert coverage["modes_visited"] == modes and coverage["num_modes"] == modes
     assert 0.98 < coverage["high_quality"] < 0.995
     # modes are far apart compared with their width, so nearest-mode assignment is exact
     assert torch.cdist(toy.centers, toy.centers).add(torch.eye(modes) * 1e9).min() > 6 * toy.std
 
 
-def test_mode_coverage_detects_collapse():
+def test_mode_coverage_separates_modes_visited_from_high_quality():
     toy = data.get_toy("ring")
-    collapsed = toy.centers[0] + toy.std * torch.randn(1000, 2, generator=torch.Generator().manual_seed(1))
-    assert toy.mode_coverage(collapsed)["modes_covered"] == 1
+    g = torch.Generator().manual_seed(1)
+    # a point mass on one mode: 1 mode visited, every sample of high quality
+    point_mass = toy.centers[0].expand(1000, 2)
+    assert toy.mode_coverage(point_mass) == {"modes_visited": 1, "num_modes": 8, "high_quality": 1.0}
+    # eight tight clusters, each 5σ off its centre: every mode visited, no high-quality sample
+    mode = torch.arange(1000) % 8
+    off = toy.centers[mode] + 5 * toy.std * torch.tensor([1.0, 0.0]) + 0.1 * toy.std * torch.randn(1000, 2, generator=g)
+    coverage = toy.mode_coverage(off)
+    assert coverage["modes_visited"] == 8 and coverage["high_quality"] < 0.01
+    # real samples: all modes, ~98.9% within 3σ
+    real = toy.mode_coverage(toy.sample(5000, g))
+    assert real["modes_visited"] == 8 and abs(real["high_quality"] - (1 - math.exp(-4.5))) < 0.01
+    # a mode with fewer than a quarter of its fair share is not visited; far samples visit nothing
+    few = torch.cat([toy.centers[0].expand(990, 2), toy.centers[1].expand(10, 2)])
+    assert toy.mode_coverage(few)["modes_visited"] == 1
     far = torch.full((100, 2), 10.0)
-    assert toy.mode_coverage(far) == {"modes_covered": 0, "num_modes": 8, "high_quality": 0.0}
+    assert toy.mode_coverage(far) == {"modes_visited": 0, "num_modes": 8, "high_quality": 0.0}
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         toy.mode_coverage(torch.zeros(10, 3))
+
+
+def test_toy_spacing():
+    assert data.get_toy("ring").spacing == pytest.approx(4 * math.sin(math.pi / 8), rel=1e-5)
+    assert data.get_toy("grid").spacing == pytest.approx(2.0, rel=1e-5)
 
 
 def test_unknown_toy():
