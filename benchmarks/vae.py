@@ -22,27 +22,25 @@ from course_lib.config import get_device, seed_everything
 from course_lib.data import load_digits, validation_mask
 from course_lib.losses import iwae_log_likelihood
 from course_lib.models.vae import ConvVAE
-from course_lib.training import binarize, negative_elbo, train_vae
+from course_lib.training import VAEConfig, binarize, negative_elbo, train_vae
 
-CONFIGS = {
-    "plain": dict(steps=5000, dynamic_binarization=False, kl_warmup_steps=0, early_stopping=False),
-    "habits": dict(steps=5000),
-    "shift": dict(steps=10000, shift=1),
-    "shift_ema": dict(steps=10000, shift=1, ema_decay=0.999),
+CONFIGS = {  # (configuration, early stopping on the validation digits)
+    "plain": (VAEConfig(steps=5000, dynamic_binarization=False), False),
+    "habits": (VAEConfig(steps=5000, kl_warmup_steps=500, validate_every=125), True),
+    "shift": (VAEConfig(steps=10000, kl_warmup_steps=1000, validate_every=250, shift=1), True),
+    "shift_ema": (VAEConfig(steps=10000, kl_warmup_steps=1000, validate_every=250, shift=1, ema_decay=0.999), True),
 }
 
 
 def run(name: str, k: int, device: torch.device) -> dict:
-    config = dict(CONFIGS[name])
-    steps, early_stopping = config.pop("steps"), config.pop("early_stopping", True)
-    config.setdefault("kl_warmup_steps", steps // 10)
+    config, early_stopping = CONFIGS[name]
     x, y = load_digits("train", value_range=(0, 1))
     holdout = validation_mask(y)  # lesson 04's 400 validation digits
     x_test, _ = load_digits("test", value_range=(0, 1))
     x_test = binarize(x_test, torch.Generator().manual_seed(0)).to(device)
     seed_everything(0)
-    result = train_vae(ConvVAE(latent_dim=16), x[~holdout], validation=x[holdout] if early_stopping else None,
-                       steps=steps, validate_every=steps // 40, device=device, progress=False, **config)
+    result = train_vae(ConvVAE(latent_dim=16), x[~holdout], config, validation=x[holdout] if early_stopping else None,
+                       device=device, progress=False)
     vae = result.model
     elbo = negative_elbo(vae, x_test, torch.Generator().manual_seed(12))
     nll = -iwae_log_likelihood(vae, x_test, k, generator=torch.Generator().manual_seed(13)).mean().item()

@@ -81,13 +81,14 @@ def g_loss_wgan(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None,
-                     **d_kwargs) -> torch.Tensor:
+                     labels: torch.Tensor | None = None) -> torch.Tensor:
     r"""E_x̂ (‖∇_x̂ D(x̂)‖₂ − 1)², x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1] per sample
-    (Gulrajani et al., 2017, Eq. 3). Multiply by λ = 10."""
+    (Gulrajani et al., 2017, Eq. 3). Multiply by λ = 10. ``labels``: for a conditional D."""
     shape = (real.shape[0],) + (1,) * (real.ndim - 1)
     eps = torch.rand(shape, generator=generator).to(real.device)
     x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x_hat, **d_kwargs).sum(), x_hat, create_graph=True)
+    logits = D(x_hat) if labels is None else D(x_hat, labels)
+    (grad,) = torch.autograd.grad(logits.sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 

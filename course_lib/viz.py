@@ -59,18 +59,12 @@ def plot_toy(points: torch.Tensor, toy: Toy | None = None, ax=None, title: str |
     return ax
 
 
-def plot_curves(history: dict[str, list[float]], ax=None, title: str | None = None,
-                xlabel: str = "step"):
-    """Plot each named curve of a training history against its index."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3))
-    for name, values in history.items():
-        ax.plot(values, label=name)
-    ax.set_xlabel(xlabel)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+def smooth(values, window: int = 25) -> np.ndarray:
+    """Moving average of a curve over ``window`` points (the curve itself when shorter)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < window:
+        return values
+    return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
 def show_source(obj) -> None:
@@ -98,21 +92,19 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, spherical: b
 
 
 def live_gan_plot(run, fixed_z: torch.Tensor | None = None, fixed_labels: torch.Tensor | None = None,
-                  smooth: int = 25) -> None:
+                  window: int = 25) -> None:
     """Callback for ``train_gan``: redraw the losses, D(x) and D(G(z)), and samples of the fixed
     latent batch, in place in a notebook."""
     from IPython.display import clear_output, display
 
     from .training import sample_images
 
-    kernel = np.ones(smooth) / smooth
-    smoothed = lambda v: np.convolve(v, kernel, mode="valid") if len(v) >= smooth else np.asarray(v)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3))
-    for key in ("d_loss", "g_loss"):
-        axes[0].plot(smoothed(run.history[key]), label=key)
+    for key in ("loss_D", "loss_G"):
+        axes[0].plot(smooth(run.history[key], window), label=key)
     axes[0].set_title(f"losses (step {run.steps})"); axes[0].legend()
-    for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
-        axes[1].plot(smoothed(run.history[key]), label=label)
+    for key, label in (("D_real", "D(x)"), ("D_fake", "D(G(z))")):
+        axes[1].plot(smooth(run.history[key], window), label=label)
     axes[1].set_ylim(0, 1); axes[1].set_title("discriminator outputs"); axes[1].legend()
     if fixed_z is not None:
         axes[2].imshow(image_grid(sample_images(run.sampler, fixed_z, fixed_labels), nrow=8))

@@ -6,9 +6,10 @@ import torch
 from course_lib import losses
 from course_lib.augment import cutout, diff_augment, translation
 from course_lib.data import get_toy
-from course_lib.models.gan import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator,
-                                   MLPGenerator, count_parameters)
-from course_lib.training import ema_update, load_checkpoint, sample_images, train_gan
+from course_lib.models import count_parameters
+from course_lib.models.gan import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from course_lib.io import load_checkpoint
+from course_lib.training import GANConfig, ema_update, sample_images, train_gan
 
 CPU = torch.device("cpu")
 sp = lambda a: math.log1p(math.exp(a))  # softplus
@@ -128,14 +129,25 @@ def test_ema_update():
         model.weight.fill_(1.0); ema.weight.fill_(0.0)
     ema_update(ema, model, decay=0.9)
     assert torch.allclose(ema.weight, torch.full_like(ema.weight, 0.1))
+    ema_update(ema, model, decay=0.9, step=0)  # warm-up: min(0.9, 1/10) = 0.1
+    assert torch.allclose(ema.weight, torch.full_like(ema.weight, 0.1 * 0.1 + 0.9))
+
+
+def test_ema_averages_batch_norm_statistics_and_copies_counts():
+    model, ema = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    model(torch.randn(16, 3) * 2 + 5)  # running mean moves towards 5, var towards 4
+    ema_update(ema, model, decay=0.75)
+    assert torch.allclose(ema.running_mean, 0.25 * model.running_mean)              # 0.75·0 + 0.25·m
+    assert torch.allclose(ema.running_var, 0.75 + 0.25 * model.running_var)         # 0.75·1 + 0.25·v
+    assert ema.num_batches_tracked.item() == model.num_batches_tracked.item() == 1
 
 
 def _toy_run(steps, checkpoint=None, **kw):
     torch.manual_seed(0)
     G, D = MLPGenerator(latent_dim=2, hidden=16, depth=2), MLPDiscriminator(hidden=16, depth=2)
     data = get_toy("ring").sample(512, torch.Generator().manual_seed(0))
-    return train_gan(G, D, data, steps=steps, batch_size=32, checkpoint=checkpoint,
-                     checkpoint_every=5, progress=False, device=CPU, seed=1, **kw)
+    config = GANConfig(steps=steps, batch_size=32, checkpoint_every=5, seed=1, **kw)
+    return train_gan(G, D, data, config, checkpoint=checkpoint, progress=False, device=CPU)
 
 
 @pytest.mark.parametrize("loss, ema", [("nonsaturating", None), ("wgan-gp", 0.9)])
@@ -149,7 +161,7 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run(tmp_path, loss, ema)
         assert torch.equal(a, b)
     for a, b in zip(full.sampler.parameters(), resumed.sampler.parameters()):
         assert torch.equal(a, b)
-    assert full.history["d_loss"] == resumed.history["d_loss"]
+    assert full.history["loss_D"] == resumed.history["loss_D"]
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -157,12 +169,12 @@ def test_training_history_snapshots_and_conditional_sampling():
     G, D = DCGANGenerator(latent_dim=8, width=4, num_classes=10), DCGANDiscriminator(width=4, num_classes=10)
     x, y = torch.rand(40, 1, 28, 28) * 2 - 1, torch.arange(40) % 10
     fixed_z, fixed_y = torch.randn(10, 8), torch.arange(10)
-    run = train_gan(G, D, x, labels=y, loss="hinge", steps=4, batch_size=8, ema_decay=0.99,
-                    augment="translation,cutout", fixed_z=fixed_z, fixed_labels=fixed_y,
-                    snapshot_every=2, progress=False, device=CPU)
+    config = GANConfig(loss="hinge", steps=4, batch_size=8, ema_decay=0.99, augment="translation,cutout",
+                       snapshot_every=2)
+    run = train_gan(G, D, x, config, labels=y, fixed_z=fixed_z, fixed_labels=fixed_y, progress=False, device=CPU)
     assert [s for s, _ in run.snapshots] == [2, 4] and run.snapshots[0][1].shape == (10, 1, 28, 28)
     assert all(len(v) == 4 for v in run.history.values())
-    assert all(0 <= v <= 1 for v in run.history["d_real"] + run.history["d_fake"])
+    assert all(0 <= v <= 1 for v in run.history["D_real"] + run.history["D_fake"])
     assert sample_images(run.sampler, fixed_z, fixed_y).shape == (10, 1, 28, 28)
 
 
@@ -184,3 +196,58 @@ def test_packed_discriminator():
     assert torch.allclose(D(x)[0], D(y)[0])
     with pytest.raises(ValueError, match="multiple of pack"):
         D(torch.randn(10, 2))
+
+
+# ------------------------------------------------------------ checkpoints know their configuration
+def _small_gan(hidden=16):
+    torch.manual_seed(0)
+    return MLPGenerator(latent_dim=2, hidden=hidden, depth=2), MLPDiscriminator(hidden=16, depth=2)
+
+
+def test_a_changed_learning_rate_trains_anew_and_keeps_the_old_checkpoint(tmp_path, capsys):
+    data = get_toy("ring").sample(256, torch.Generator().manual_seed(0))
+    path = tmp_path / "gan.pt"
+    first = train_gan(*_small_gan(), data, GANConfig(steps=6, batch_size=16), checkpoint=path, progress=False, device=CPU)
+    again = train_gan(*_small_gan(), data, GANConfig(steps=6, batch_size=16), checkpoint=path, progress=True, device=CPU)
+    assert "resumed from" in capsys.readouterr().out and again.checkpoint == first.checkpoint
+    assert all(torch.equal(a, b) for a, b in zip(first.G.parameters(), again.G.parameters()))  # same run, 0 new steps
+    changed = train_gan(*_small_gan(), data, GANConfig(steps=6, batch_size=16, lr_g=5e-3), checkpoint=path,
+                        progress=True, device=CPU)
+    assert "training anew" in capsys.readouterr().out
+    assert changed.checkpoint != first.checkpoint and changed.steps == 6
+    assert not all(torch.equal(a, b) for a, b in zip(first.G.parameters(), changed.G.parameters()))
+    fresh = train_gan(*_small_gan(), data, GANConfig(steps=6, batch_size=16, lr_g=5e-3), progress=False, device=CPU)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.G.parameters(), changed.G.parameters()))  # really anew
+    assert first.checkpoint.is_file() and len(list(tmp_path.glob("gan-*.pt"))) == 2  # nothing overwritten
+
+
+def test_a_changed_width_or_data_trains_anew(tmp_path):
+    data = get_toy("ring").sample(256, torch.Generator().manual_seed(0))
+    path = tmp_path / "gan.pt"
+    base = train_gan(*_small_gan(), data, GANConfig(steps=3, batch_size=16), checkpoint=path, progress=False, device=CPU)
+    wider = train_gan(*_small_gan(hidden=32), data, GANConfig(steps=3, batch_size=16), checkpoint=path,
+                      progress=False, device=CPU)  # no size-mismatch error: a file of its own
+    other_data = train_gan(*_small_gan(), data * 2, GANConfig(steps=3, batch_size=16), checkpoint=path,
+                           progress=False, device=CPU)
+    assert len({base.checkpoint, wider.checkpoint, other_data.checkpoint}) == 3 and wider.steps == 3
+
+
+def test_longer_training_resumes_the_same_configuration(tmp_path):
+    data = get_toy("ring").sample(256, torch.Generator().manual_seed(0))
+    path = tmp_path / "gan.pt"
+    short = train_gan(*_small_gan(), data, GANConfig(steps=4, batch_size=16), checkpoint=path, progress=False, device=CPU)
+    longer = train_gan(*_small_gan(), data, GANConfig(steps=8, batch_size=16), checkpoint=path, progress=False, device=CPU)
+    straight = train_gan(*_small_gan(), data, GANConfig(steps=8, batch_size=16), progress=False, device=CPU)
+    assert longer.checkpoint == short.checkpoint and longer.steps == 8
+    assert all(torch.equal(a, b) for a, b in zip(longer.G.parameters(), straight.G.parameters()))
+
+
+def test_a_checkpoint_of_another_configuration_under_this_name_says_what_to_do(tmp_path):
+    data = get_toy("ring").sample(256, torch.Generator().manual_seed(0))
+    a = train_gan(*_small_gan(), data, GANConfig(steps=2, batch_size=16), checkpoint=tmp_path / "a.pt",
+                  progress=False, device=CPU)
+    b_config = GANConfig(steps=2, batch_size=16, lr_d=1e-3)
+    b_path = train_gan(*_small_gan(), data, b_config, checkpoint=tmp_path / "a.pt", progress=False, device=CPU).checkpoint
+    a.checkpoint.replace(b_path)  # a file renamed by hand
+    with pytest.raises(RuntimeError, match="another configuration.*delete it"):
+        train_gan(*_small_gan(), data, b_config, checkpoint=tmp_path / "a.pt", progress=False, device=CPU)

@@ -50,3 +50,25 @@ def test_runner_saves_figures_even_when_mplbackend_is_agg(tmp_path, monkeypatch)
     assert main([str(path)]) == 0
     outputs = nbformat.read(path, as_version=4).cells[0].outputs
     assert any("image/png" in o.get("data", {}) for o in outputs), "the saved notebook shows its figure"
+
+
+def test_smooth_is_a_moving_average():
+    from course_lib.viz import smooth
+
+    assert smooth([1, 2, 3, 4], window=2).tolist() == [1.5, 2.5, 3.5]
+    assert smooth([5.0], window=25).tolist() == [5.0]  # shorter than the window: unchanged
+
+
+def test_live_gan_plot_draws_a_training_run(monkeypatch):
+    from course_lib.data import get_toy
+    from course_lib.models.gan import MLPDiscriminator, MLPGenerator
+    from course_lib.training import GANConfig, train_gan
+    from course_lib.viz import live_gan_plot
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda fig: shown.append(fig))
+    data = get_toy("ring").sample(64, torch.Generator().manual_seed(0))
+    G, D = MLPGenerator(hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1)
+    train_gan(G, D, data, GANConfig(steps=4, batch_size=8), callback=live_gan_plot, callback_every=2,
+              progress=False, device=torch.device("cpu"))
+    assert len(shown) == 2

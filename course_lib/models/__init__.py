@@ -1,1 +1,7 @@
-"""The course's models: GANs (gan.py), VAEs (vae.py), CycleGAN (cyclegan.py)."""
+"""The course's networks: ``gan`` (MLPs for toys, DCGAN), ``vae``, ``cyclegan``."""
+from torch import nn
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -8,8 +8,6 @@ net whose output is a grid of real/fake logits, one per overlapping patch.
 """
 from __future__ import annotations
 
-import random
-
 import torch
 from torch import nn
 
@@ -74,39 +72,3 @@ def receptive_field(layers: list[tuple[int, int]]) -> int:
     for kernel, stride in reversed(layers):
         r = stride * r + (kernel - stride)
     return r
-
-
-class ImagePool:
-    """History of generated images (Shrivastava et al., 2017), as in CycleGAN: D is updated
-    with a mix of the newest fakes and fakes from earlier generators.
-
-    For each image of a batch: while the pool holds fewer than ``size`` images, store it and
-    return it; afterwards, with probability ½ return a random stored image and put the new one
-    in its place, else return the new image.
-    """
-
-    def __init__(self, size: int = 50, seed: int = 0):
-        self.size, self.images, self.rng = size, [], random.Random(seed)
-
-    def query(self, images: torch.Tensor) -> torch.Tensor:
-        if self.size == 0:
-            return images
-        out = []
-        for image in images.detach():
-            if len(self.images) < self.size:
-                self.images.append(image.clone())
-                out.append(image)
-            elif self.rng.random() < 0.5:
-                index = self.rng.randrange(self.size)
-                out.append(self.images[index].clone())
-                self.images[index] = image.clone()
-            else:
-                out.append(image)
-        return torch.stack(out)
-
-    def state_dict(self) -> dict:
-        return {"images": self.images, "rng": self.rng.getstate()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.images = list(state["images"])
-        self.rng.setstate(state["rng"])

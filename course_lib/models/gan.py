@@ -13,6 +13,11 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 # --------------------------------------------------------------------------- toys
+def _unconditional(labels) -> None:
+    if labels is not None:
+        raise ValueError("this model is unconditional: it takes no labels")
+
+
 class MLPGenerator(nn.Module):
     """z ``(B, latent_dim)`` -> points ``(B, 2)``."""
 
@@ -25,7 +30,8 @@ class MLPGenerator(nn.Module):
             width = hidden
         self.net = nn.Sequential(*layers, nn.Linear(width, 2))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: None = None) -> torch.Tensor:
+        _unconditional(labels)
         return self.net(z)
 
 
@@ -40,7 +46,8 @@ class MLPDiscriminator(nn.Module):
             width = hidden
         self.net = nn.Sequential(*layers, nn.Linear(width, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: None = None) -> torch.Tensor:
+        _unconditional(labels)
         return self.net(x).squeeze(1)
 
 
@@ -61,7 +68,8 @@ class PackedDiscriminator(nn.Module):
             width = hidden
         self.net = nn.Sequential(*layers, nn.Linear(width, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: None = None) -> torch.Tensor:
+        _unconditional(labels)
         if x.shape[0] % self.pack:
             raise ValueError(f"batch size {x.shape[0]} is not a multiple of pack={self.pack}")
         return self.net(x.reshape(-1, 2 * self.pack)).squeeze(1)  # (B / pack,)
@@ -146,7 +154,3 @@ class DCGANDiscriminator(nn.Module):
                 raise ValueError("this discriminator is class-conditional: pass labels (B,)")
             logits = logits + (self.embed(labels) * h).sum(1)
         return logits
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
