@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from course_lib.data import load_digits
-from course_lib.metrics import (classifier_two_sample_test, evaluate, extract, feature_statistics,
-                                format_leaderboard, frechet_distance, frechet_terms,
-                                inception_score, kernel_inception_distance, load_leaderboard,
+from course_lib.metrics import (classifier_two_sample_test, data_copying_test, density_coverage, evaluate,
+                                extract, feature_statistics, format_leaderboard, frechet_distance,
+                                frechet_terms, inception_score, kernel_inception_distance, load_leaderboard,
                                 mmd2_unbiased, precision_recall, record_to_leaderboard)
 from course_lib.metrics import protocol as protocol_module
 from course_lib.metrics import evaluator as evaluator_module
@@ -151,6 +151,71 @@ def test_precision_recall_of_identical_sets_and_of_collapse():
         precision_recall(real[:3], real[:3])
 
 
+def test_density_coverage_hand_computed():
+    real = torch.tensor([[0.0], [1.0], [2.0], [3.0]])  # k=1 radii: 1 each
+    fake = torch.tensor([[0.5], [1.0], [10.0]])
+    density, coverage = density_coverage(real, fake, k=1)
+    # 0.5 lies in the balls of 0 and 1; 1.0 in those of 0, 1 and 2; 10 in none: 5 / (1 · 3)
+    assert density == pytest.approx(5 / 3) and coverage == pytest.approx(3 / 4)  # balls of 0, 1, 2 hold one
+    with pytest.raises(ValueError, match="more than 5 samples"):
+        density_coverage(real, fake)
+
+
+def test_density_coverage_are_robust_to_one_outlier_where_recall_is_not():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(500, 4, generator=g)
+    collapsed = real[:1] + 0.01 * torch.randn(499, 4, generator=g)
+    with_outlier = torch.cat([collapsed, torch.full((1, 4), 30.0)])    # one sample far away
+    _, recall = precision_recall(real, with_outlier)
+    _, coverage = density_coverage(real, with_outlier)
+    assert recall > 0.9 and coverage < 0.05  # the outlier's huge ball "covers" everything for recall
+    density, coverage = density_coverage(real, torch.randn(500, 4, generator=g))
+    assert 0.8 < density < 1.2 and coverage > 0.9
+
+
+def test_data_copying_flags_a_memoriser_and_not_fresh_samples():
+    g = torch.Generator().manual_seed(0)
+    train, test, fresh = (torch.randn(n, 6, generator=g) for n in (2000, 500, 500))
+    copies = train[:500] + 1e-3 * torch.randn(500, 6, generator=g)
+    far = fresh * 1.5
+    assert data_copying_test(train, test, copies)["C_T"] < -5
+    assert abs(data_copying_test(train, test, fresh)["C_T"]) < 3
+    assert data_copying_test(train, test, far)["C_T"] > 3               # farther than unseen data: under-fitting
+    result = data_copying_test(train, test, copies)
+    assert result["distance_ratio"] < 0.1 and result["cells_used"] >= 5
+
+
+def test_mann_whitney_z_hand_computed():
+    from course_lib.metrics.scores import mann_whitney_z
+
+    a, b = torch.tensor([1.0, 2.0]), torch.tensor([1.5, 3.0, 4.0])
+    u = 1  # pairs with a_i > b_j: only 2 > 1.5
+    assert mann_whitney_z(a, b) == pytest.approx((u - 3) / math.sqrt(2 * 3 * 6 / 12))
+
+
+# ------------------------------------------------------------ against torch-fidelity
+def test_inception_score_kid_and_precision_recall_agree_with_torch_fidelity():
+    pytest.importorskip("torch_fidelity")
+    from torch_fidelity.metric_isc import isc_features_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_prc import calculate_precision_recall_full
+
+    g = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(1000, 10, generator=g, dtype=torch.float64)
+    order = torch.randperm(1000, generator=torch.Generator().manual_seed(0))  # our split order (seed 0)
+    ours, ours_std = inception_score(logits.softmax(1), splits=10, seed=0)
+    theirs = isc_features_to_metric(logits[order], splits=10, shuffle=False)
+    assert ours == pytest.approx(theirs["inception_score_mean"], rel=1e-6)
+    assert ours_std == pytest.approx(theirs["inception_score_std"], rel=1e-5)
+    real, fake = torch.randn(300, 16, generator=g), torch.randn(300, 16, generator=g) * 1.2 + 0.1
+    kid, _ = kernel_inception_distance(real, fake, subsets=1, subset_size=300)  # whole sets: no subset draw
+    theirs = kid_features_to_metric(real.double(), fake.double(), kid_subsets=1, kid_subset_size=300, verbose=False)
+    assert kid == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-6)
+    precision, recall = precision_recall(real, fake, k=3)
+    their_precision, their_recall = calculate_precision_recall_full(fake, real, neighborhood=3)
+    assert precision == pytest.approx(their_precision, abs=1e-6) and recall == pytest.approx(their_recall, abs=1e-6)
+
+
 # -------------------------------------------------------- classifier two-sample test
 def test_two_sample_test_separates_shifted_sets_only():
     g = torch.Generator().manual_seed(0)
@@ -177,9 +242,14 @@ def test_evaluator_accuracy_at_least_97_percent(test_digits):
 
 
 def test_evaluator_checksum_and_missing_file(tmp_path):
-    assert evaluator_module.file_sha256(evaluator_module.WEIGHTS_PATH) == evaluator_module.WEIGHTS_SHA256
+    weights = evaluator_module.WEIGHTS_PATH
+    recorded = evaluator_module.checksum_path(weights).read_text().strip()
+    assert evaluator_module.file_sha256(weights) == recorded and len(recorded) == 64
     tampered = tmp_path / "evaluator.pt"
-    tampered.write_bytes(evaluator_module.WEIGHTS_PATH.read_bytes() + b"x")
+    tampered.write_bytes(weights.read_bytes() + b"x")
+    with pytest.raises(RuntimeError, match="no sha256 beside"):          # no checksum file at all
+        evaluator_module.load_digits_evaluator(path=tampered)
+    evaluator_module.checksum_path(tampered).write_text(recorded)       # the original's checksum
     with pytest.raises(RuntimeError, match="train_evaluator"):
         evaluator_module.load_digits_evaluator(path=tampered)
     with pytest.raises(FileNotFoundError, match="train_evaluator"):
@@ -239,6 +309,36 @@ def test_evaluate_bad_inputs(test_digits):
         evaluate(x[:100], device=CPU)
 
 
+def test_a_model_trained_on_mnist_is_compared_with_mnist_test_digits(monkeypatch):
+    """At the gpu budget lesson 03 trains on MNIST's 60,000 training digits, of which the embedded
+    digits are a part: its reference must be MNIST's official test split."""
+    from course_lib import data
+    from course_lib.metrics.protocol import reference_images
+
+    g = torch.Generator().manual_seed(0)
+    fake_sets = {"train": (torch.rand(3000, 1, 28, 28, generator=g) * 2 - 1, torch.arange(3000) % 10),
+                 "test": (torch.rand(1200, 1, 28, 28, generator=g) * 2 - 1, torch.arange(1200) % 10)}
+    asked = []
+
+    def fake_torchvision(name, split="train", value_range=(-1, 1), download=True):
+        asked.append((name, split))
+        return fake_sets[split]
+
+    monkeypatch.setattr(protocol_module, "load_torchvision", fake_torchvision)
+    x_ref, x_train = reference_images("mnist")
+    assert ("mnist", "test") in asked and ("mnist", "train") in asked
+    assert x_ref.shape == (1000, 1, 28, 28) and torch.equal(x_train, fake_sets["train"][0])
+    labels = fake_sets["test"][1]
+    chosen = torch.cat([torch.nonzero(labels == c).squeeze(1)[:100] for c in range(10)])
+    assert torch.equal(x_ref, fake_sets["test"][0][chosen])                         # 100 test digits per class
+    assert not any(torch.equal(x_ref[:5], d[:5]) for d in (load_digits("test")[0], load_digits("train")[0]))
+    result = evaluate(x_ref, device=CPU, reference="mnist")
+    assert abs(result.fid) < 1e-6 and "MNIST test digits" in str(result)
+    with pytest.raises(ValueError, match="unknown reference"):
+        evaluate(x_ref, device=CPU, reference="cifar10")
+    protocol_module._reference.cache_clear()  # forget the fake set
+
+
 # ------------------------------------------------------------------ inception path
 def test_inception_path_offline_with_random_weights():
     images = torch.rand(3, 1, 28, 28)  # grey, [0, 1]
@@ -269,14 +369,37 @@ def test_inception_weights_missing_names_the_file(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------- leaderboard
 def test_leaderboard_records_and_replaces(tmp_path, monkeypatch, test_digits):
     monkeypatch.setenv("COURSE_BUDGET", "smoke")
+    monkeypatch.delenv("COURSE_SEED", raising=False)
     path = tmp_path / "leaderboard.csv"
     result = evaluate(test_digits[0], device=CPU)
-    record_to_leaderboard("real test digits", "06", result, 0.0, path=path)
-    record_to_leaderboard("real test digits", "06", result, 1.0, path=path)
+    record_to_leaderboard("real test digits", "06", result, 0.0, kind="reference", path=path)
+    record_to_leaderboard("real test digits", "06", result, 1.0, kind="reference", path=path)
     record_to_leaderboard("other", "06", result, 2.0, path=path)
+    monkeypatch.setenv("COURSE_SEED", "1")
+    record_to_leaderboard("other", "06", result, 3.0, path=path)  # another seed: a row of its own
     rows = load_leaderboard(path)
-    assert [r["model"] for r in rows] == ["real test digits", "other"]
-    assert rows[0]["train_seconds"] == "1.0" and rows[0]["budget"] == "smoke"
+    assert [(r["model"], r["seed"]) for r in rows] == [("real test digits", "0"), ("other", "0"), ("other", "1")]
+    assert rows[0]["train_seconds"] == "1.0" and rows[0]["budget"] == "smoke" and rows[0]["kind"] == "reference"
+    assert rows[0]["n_samples"] == "1000" and rows[0]["reference"] == "1000 test digits"
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
     assert "real test digits" in format_leaderboard(rows)
     assert "no models" in format_leaderboard([])
+    with pytest.raises(ValueError, match="kind must be"):
+        record_to_leaderboard("x", "06", result, 0.0, kind="great", path=path)
+
+
+def test_leaderboard_never_ranks_rows_of_different_n_or_budget_together(tmp_path, monkeypatch, test_digits):
+    path = tmp_path / "leaderboard.csv"
+    with pytest.warns(UserWarning, match="uses 1000"):
+        small = evaluate(test_digits[0][:500], device=CPU)
+    full = evaluate(test_digits[0], device=CPU)
+    for budget in ("cpu", "smoke"):
+        monkeypatch.setenv("COURSE_BUDGET", budget)
+        record_to_leaderboard("A", "03", full, 1.0, path=path)
+        record_to_leaderboard("B (N=500)", "05", small, 1.0, kind="translation", path=path)
+    text = format_leaderboard(load_leaderboard(path))
+    headers = [line for line in text.splitlines() if line.startswith("--")]
+    assert len(headers) == 4  # (N 1000, N 500) x (cpu, smoke): four separate tables
+    assert all(block.count("\n") == 2 for block in text.split("\n\n"))  # header, columns, one row each
+    path.write_text("model,fid\nold row,1.0\n")  # a file of an older course version
+    assert load_leaderboard(path) == []

@@ -3,7 +3,8 @@
 Its penultimate layer (128 features) feeds FID, KID and precision/recall; its softmax feeds
 the Inception Score and answers "which digit is this?". It is trained by the course itself
 (``python -m course_lib.metrics.train_evaluator``) on the 4,000 embedded ``train`` digits; the
-weights ship inside the package with their sha256, checked on every load.
+weights ship inside the package with their sha256 in ``digits_evaluator.pt.sha256``, checked on
+every load.
 """
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ import torch
 from torch import nn
 
 WEIGHTS_PATH = Path(__file__).with_name("digits_evaluator.pt")
-# sha256 of digits_evaluator.pt, written by train_evaluator.py; a mismatch fails the load.
-WEIGHTS_SHA256 = "2158dbc626bb5a2c228406133b106cb27c3f3c60e166082f49fdbcac5863aa67"
 FEATURE_DIM = 128
 RETRAIN_HINT = "retrain it with `python -m course_lib.metrics.train_evaluator` (a few minutes on a CPU)"
 
@@ -67,13 +66,23 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def checksum_path(path: Path) -> Path:
+    """Where the sha256 of a weights file is kept: beside it, ``<name>.sha256``."""
+    return Path(path).with_name(Path(path).name + ".sha256")
+
+
 def load_digits_evaluator(device: torch.device | str = "cpu", path: Path = WEIGHTS_PATH,
-                          sha256: str | None = WEIGHTS_SHA256) -> DigitsEvaluator:
-    """The trained evaluator in eval mode, its weights checked against their sha256."""
+                          sha256: str | None = None) -> DigitsEvaluator:
+    """The trained evaluator in eval mode, its weights checked against their sha256 (by
+    default the one written beside them when they were trained)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"the digits evaluator's weights are missing ({path}); {RETRAIN_HINT}")
-    if sha256 is not None and file_sha256(path) != sha256:
+    if sha256 is None and checksum_path(path).is_file():
+        sha256 = checksum_path(path).read_text().strip()
+    if sha256 is None:
+        raise RuntimeError(f"no sha256 beside {path} ({checksum_path(path).name}); {RETRAIN_HINT}")
+    if file_sha256(path) != sha256:
         raise RuntimeError(f"the digits evaluator's weights ({path}) do not match their sha256 "
                            f"{sha256[:12]}…: the file is corrupted or was replaced; {RETRAIN_HINT}")
     model = DigitsEvaluator()

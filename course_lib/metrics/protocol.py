@@ -3,9 +3,17 @@
 Protocols (never mix their numbers in one table without saying which is which):
 
 * ``digits`` -- the course's own DigitsEvaluator (128-d features, 10 classes); samples are
-  ``(N, 1, 28, 28)`` and are compared with the 1,000 embedded ``test`` digits.
+  ``(N, 1, 28, 28)``.
 * ``inception`` -- pytorch-fid's InceptionV3 (2048-d pool features, 1008 logits), images
   scaled to [0, 1], grey repeated to 3 channels and resized to 299x299 as pytorch-fid does.
+
+References (what generated samples are compared with), by the data a model trained on:
+
+* ``digits`` -- the 1,000 embedded ``test`` digits (the 4,000 ``train`` digits are the
+  training set that the data-copying test measures against);
+* ``mnist`` -- 1,000 digits of MNIST's official *test* split, 100 per class (the embedded
+  digits are all MNIST *training* digits, so a model trained on the full MNIST must not be
+  compared with them); its training set is MNIST's 60,000 training digits.
 """
 from __future__ import annotations
 
@@ -16,12 +24,14 @@ from functools import lru_cache
 import torch
 
 from ..config import get_device
-from ..data import load_digits
+from ..data import load_digits, load_torchvision
 from .evaluator import load_digits_evaluator
 from .frechet import feature_statistics, frechet_terms
-from .scores import inception_score, kernel_inception_distance, precision_recall
+from .scores import (data_copying_test, density_coverage, inception_score, kernel_inception_distance,
+                     precision_recall)
 
 PROTOCOLS = ("digits", "inception")
+REFERENCES = ("digits", "mnist")
 PROTOCOL_SAMPLES = 1000  # the protocol compares 1,000 samples with the 1,000 test digits
 
 
@@ -40,13 +50,17 @@ class EvaluationResult:
     kid_std: float
     precision: float
     recall: float
+    density: float
+    coverage: float
+    copying: float
 
     def __str__(self) -> str:
         return (f"[{self.protocol} protocol, N={self.n_samples} vs {self.reference}] "
                 f"FID {self.fid:.2f} (mean {self.fid_mean_term:.2f} + cov {self.fid_covariance_term:.2f}) | "
                 f"IS {self.inception_score:.2f} ± {self.inception_score_std:.2f} | "
                 f"KID {self.kid:.4f} ± {self.kid_std:.4f} | "
-                f"precision {self.precision:.3f} | recall {self.recall:.3f}")
+                f"precision {self.precision:.3f} | recall {self.recall:.3f} | "
+                f"density {self.density:.3f} | coverage {self.coverage:.3f} | copying C_T {self.copying:+.1f}")
 
 
 def check_images(images: torch.Tensor, value_range=(-1, 1), channels=(1, 3),
@@ -112,19 +126,32 @@ def extract(images: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
     return torch.cat(features), torch.cat(probabilities)
 
 
+def reference_images(reference: str = "digits") -> tuple[torch.Tensor, torch.Tensor]:
+    """The images a reference compares with ``(1000, 1, 28, 28)`` in [-1, 1], and the training
+    images of the same data ``(N, 1, 28, 28)`` (for the data-copying test)."""
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown reference {reference!r}; use one of {', '.join(REFERENCES)}")
+    if reference == "digits":
+        return load_digits("test")[0], load_digits("train")[0]
+    x_test, y_test = load_torchvision("mnist", "test")            # MNIST's official test split
+    first = torch.cat([torch.nonzero(y_test == c).squeeze(1)[:PROTOCOL_SAMPLES // 10] for c in range(10)])
+    return x_test[first], load_torchvision("mnist", "train")[0]
+
+
 @lru_cache(maxsize=4)
-def _reference(protocol: str, device_type: str, random_weights: bool):
-    x_test, _ = load_digits("test")  # (1000, 1, 28, 28) in [-1, 1]
-    features, _ = extract(x_test, protocol, device=torch.device(device_type),
-                          random_weights=random_weights)
-    return features, feature_statistics(features)
+def _reference(protocol: str, device_type: str, random_weights: bool, reference: str = "digits"):
+    x_test, x_train = reference_images(reference)
+    device = torch.device(device_type)
+    features, _ = extract(x_test, protocol, device=device, random_weights=random_weights)
+    train_features, _ = extract(x_train, protocol, device=device, random_weights=random_weights)
+    return features, feature_statistics(features), train_features
 
 
 def evaluate(samples: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
-             device: torch.device | None = None, seed: int = 0,
-             random_weights: bool = False) -> EvaluationResult:
-    """FID, IS, KID, precision and recall of generated ``samples`` against the 1,000
-    embedded ``test`` digits.
+             device: torch.device | None = None, seed: int = 0, random_weights: bool = False,
+             reference: str = "digits") -> EvaluationResult:
+    """FID, IS, KID, precision/recall, density/coverage and the data-copying statistic C_T of
+    generated ``samples`` against the 1,000 images of ``reference`` (see the module's text).
 
     ``samples``: ``(N, 1, 28, 28)`` for the digits protocol (``(N, 1 or 3, H, W)`` for
     inception) with values in ``value_range``. The protocol uses N = 1,000; FID is biased
@@ -144,12 +171,14 @@ def evaluate(samples: torch.Tensor, protocol: str = "digits", value_range=(-1, 1
         warnings.warn(f"evaluating {n} samples; the {protocol} protocol uses {PROTOCOL_SAMPLES}. "
                       f"FID depends on N (biased upwards for small N): compare only figures "
                       f"computed with the same N", stacklevel=2)
-    ref_features, (mu_ref, sigma_ref) = _reference(protocol, device.type, random_weights)
-    mu, sigma = feature_statistics(features)
-    mean_term, covariance_term = frechet_terms(mu, sigma, mu_ref, sigma_ref)
+    ref_features, (mu_ref, sigma_ref), train_features = _reference(protocol, device.type, random_weights, reference)
+    mean_term, covariance_term = frechet_terms(*feature_statistics(features), mu_ref, sigma_ref)
     is_mean, is_std = inception_score(probabilities, splits=10, seed=seed)
     kid_mean, kid_std = kernel_inception_distance(ref_features, features, seed=seed)
     precision, recall = precision_recall(ref_features, features, k=3)
-    return EvaluationResult(protocol, n, f"{len(ref_features)} test digits",
-                            mean_term + covariance_term, mean_term, covariance_term,
-                            is_mean, is_std, kid_mean, kid_std, precision, recall)
+    density, coverage = density_coverage(ref_features, features, k=5)
+    copying = data_copying_test(train_features, ref_features, features, seed=seed)["C_T"]
+    name = {"digits": "test digits", "mnist": "MNIST test digits"}[reference]
+    return EvaluationResult(protocol, n, f"{len(ref_features)} {name}", mean_term + covariance_term, mean_term,
+                            covariance_term, is_mean, is_std, kid_mean, kid_std, precision, recall,
+                            density, coverage, copying)

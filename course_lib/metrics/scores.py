@@ -5,6 +5,8 @@ arrays, so the same code serves the digits evaluator and Inception.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -107,6 +109,76 @@ def precision_recall(features_real, features_fake, k: int = 3) -> tuple[float, f
     precision = _inside_manifold(fake, real, _knn_radius(real, k)).double().mean()
     recall = _inside_manifold(real, fake, _knn_radius(fake, k)).double().mean()
     return float(precision), float(recall)
+
+
+def density_coverage(features_real, features_fake, k: int = 5) -> tuple[float, float]:
+    """Density and coverage (Naeem et al., 2020), the outlier-robust cousins of precision and recall.
+
+    With B(x_i) the ball around real point x_i reaching its k-th nearest real neighbour:
+    density = (1/(kM)) Σ_j Σ_i 1[y_j ∈ B(x_i)] (how many real balls each fake sample sits in,
+    1 on average for real data, can exceed 1); coverage = (1/N) Σ_i 1[some y_j ∈ B(x_i)]
+    (the share of real balls that hold a fake sample). Only *real* balls are used, so one
+    outlying fake sample cannot inflate either.
+    """
+    real, fake = _as_tensor(features_real, "features_real"), _as_tensor(features_fake, "features_fake")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature dimensions differ: {real.shape[1]} and {fake.shape[1]}")
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"density/coverage with k={k} needs more than {k} samples in each set")
+    inside = torch.cdist(fake, real) <= _knn_radius(real, k)[None, :]   # (M, N): y_j in B(x_i)
+    density = inside.double().sum() / (k * len(fake))
+    coverage = inside.any(dim=0).double().mean()
+    return float(density), float(coverage)
+
+
+# ------------------------------------------------------------------ data copying
+def nearest_distances(points, reference, chunk: int = 2000) -> torch.Tensor:
+    """Distance from each row of ``points`` ``(N, D)`` to its nearest row of ``reference``: ``(N,)``."""
+    points, reference = _as_tensor(points, "points"), _as_tensor(reference, "reference")
+    return torch.cat([torch.cdist(part, reference).min(dim=1).values for part in points.split(chunk)])
+
+
+def mann_whitney_z(a: torch.Tensor, b: torch.Tensor) -> float:
+    r"""Z-scored Mann–Whitney statistic of samples ``a`` (m,) against ``b`` (n,):
+    U = Σ_{i,j} 1[a_i > b_j] (+½ for ties), Z = (U − mn/2) / √(mn(m+n+1)/12).
+    Negative when the values of ``a`` tend to be smaller than those of ``b``."""
+    m, n = len(a), len(b)
+    u = ((a[:, None] > b[None, :]).double().sum() + 0.5 * (a[:, None] == b[None, :]).double().sum()).item()
+    return (u - m * n / 2) / math.sqrt(m * n * (m + n + 1) / 12)
+
+
+def data_copying_test(features_train, features_test, features_generated, cells: int = 10,
+                      min_per_cell: int = 20, seed: int = 0) -> dict[str, float]:
+    r"""Does a generator copy its training set? The C_T statistic of Meehan et al. (2020).
+
+    For every sample, the distance to its nearest *training* point. A model that generalises
+    places its samples as far from the training set as held-out (test) data lie; a model that
+    copies places them closer. The feature space is cut into ``cells`` by k-means on the
+    training features; in each cell holding at least ``min_per_cell`` generated samples the
+    generated distances are compared with the test distances by a Z-scored Mann–Whitney test,
+    and C_T is the average of those Z scores weighted by each cell's share of test points.
+    C_T ≈ 0: no difference; C_T ≪ 0 (say below −3): data copying; C_T ≫ 0: samples farther
+    from the training data than real held-out data (under-fitting, or simply worse samples).
+    Also returns ``distance_ratio``, the median distance of generated samples to the training
+    set divided by that of the test samples (below 1: closer than real unseen data).
+    """
+    from sklearn.cluster import KMeans
+
+    train = _as_tensor(features_train, "features_train")
+    test, generated = _as_tensor(features_test, "features_test"), _as_tensor(features_generated, "features_generated")
+    kmeans = KMeans(n_clusters=cells, n_init=10, random_state=seed).fit(train.numpy())
+    cell_test = torch.as_tensor(kmeans.predict(test.numpy()))
+    cell_generated = torch.as_tensor(kmeans.predict(generated.numpy()))
+    d_test, d_generated = nearest_distances(test, train), nearest_distances(generated, train)
+    scores, weights = [], []
+    for c in range(cells):
+        in_test, in_generated = cell_test == c, cell_generated == c
+        if in_generated.sum() >= min_per_cell and in_test.sum() > 0:
+            scores.append(mann_whitney_z(d_generated[in_generated], d_test[in_test]))
+            weights.append(float(in_test.double().mean()))
+    c_t = float(np.dot(scores, weights) / np.sum(weights)) if scores else float("nan")
+    return {"C_T": c_t, "cells_used": len(scores),
+            "distance_ratio": float(d_generated.median() / d_test.median())}
 
 
 # --------------------------------------------------------- classifier two-sample test
