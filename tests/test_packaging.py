@@ -100,3 +100,21 @@ def test_no_hard_coded_device():
         for cell in _code_cells(_load(path)):
             offenders += [f"{path.name}: {m.group(0)}" for m in pattern.finditer(_source(cell))]
     assert not offenders, "go through course_lib.config.get_device(): " + ", ".join(offenders)
+
+
+def _shown_sources(nb):
+    """(cell index, code block) for every source block a cell displayed with show_source."""
+    for i, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            markdown = "".join(output.get("data", {}).get("text/markdown", ""))
+            for block in re.findall(r"```python\n(.*?)\n```", markdown, re.S):
+                yield i, block
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_source_is_the_current_library_source(path):
+    """Every block a committed notebook shows with ``show_source`` is the library's current
+    source, letter for letter: a stale block teaches code that no longer exists."""
+    library = [p.read_text(encoding="utf-8") for p in (ROOT / "course_lib").rglob("*.py")]
+    stale = [i for i, block in _shown_sources(_load(path)) if not any(block in text for text in library)]
+    assert not stale, f"cells {stale} show source that is not the library's: re-execute {path.name}"
