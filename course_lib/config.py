@@ -116,7 +116,7 @@ def results_dir() -> Path:
     return path
 
 
-_NOTEBOOK_START: dict[str, float] = {}
+_NOTEBOOK_START: dict[str, tuple[float, float]] = {}  # name -> (start time, expected minutes)
 
 
 def setup_notebook(name: str, minutes: dict[str, float]) -> tuple[torch.device, str, int]:
@@ -130,7 +130,7 @@ def setup_notebook(name: str, minutes: dict[str, float]) -> tuple[torch.device, 
     seed = get_seed()
     seed_everything(seed)
     device, budget = get_device(), get_budget()
-    _NOTEBOOK_START[name] = time.perf_counter()
+    _NOTEBOOK_START[name] = (time.perf_counter(), float(minutes[budget]))
     print(f"notebook : {name}")
     print(f"device   : {device}" + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""))
     print(f"budget   : {budget}   (set COURSE_BUDGET=smoke|cpu|gpu to change)")
@@ -141,10 +141,13 @@ def setup_notebook(name: str, minutes: dict[str, float]) -> tuple[torch.device, 
     return device, budget, seed
 
 
-def minutes_since_setup(name: str) -> float | None:
-    """Minutes since ``setup_notebook(name)`` ran in this process (None if it did not)."""
-    start = _NOTEBOOK_START.get(name)
-    return None if start is None else (time.perf_counter() - start) / 60
+def minutes_since_setup(name: str) -> tuple[float, float] | None:
+    """``(minutes since setup_notebook(name) ran in this process, minutes it expected)``, or
+    None if it did not run."""
+    if name not in _NOTEBOOK_START:
+        return None
+    start, expected = _NOTEBOOK_START[name]
+    return (time.perf_counter() - start) / 60, expected
 
 
 def versions() -> dict[str, str]:

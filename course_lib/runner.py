@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import get_budget, results_dir
+from .config import get_budget, minutes_since_setup, results_dir
 from .io import write_atomic
 
 
@@ -25,12 +25,16 @@ def _summary_path(notebook: str) -> Path:
 
 
 def report_figures(notebook: str, figures: dict[str, object]) -> None:
-    """Print a notebook's headline figures as a small table and save them for the runner."""
+    """Print a notebook's headline figures as a small table, and the minutes the notebook has
+    run so far against the minutes its setup cell expected; save both for the runner."""
     width = max(len(k) for k in figures) if figures else 0
     for key, value in figures.items():
         print(f"{key:<{width}} : {_short(value)}")
+    timing = minutes_since_setup(notebook)
+    if timing is not None:
+        print(f"this notebook ran {timing[0]:.1f} min up to here (expected about {timing[1]:g} min)")
     write_atomic(_summary_path(notebook), json.dumps(
-        {"budget": get_budget(), "figures": figures}, indent=1, default=str))
+        {"budget": get_budget(), "figures": figures, "minutes": timing}, indent=1, default=str))
 
 
 def _short(value) -> str:

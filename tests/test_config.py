@@ -91,7 +91,8 @@ def test_setup_notebook_prints_device_budget_minutes_and_seed(monkeypatch, capsy
     out = capsys.readouterr().out
     assert budget == "smoke" and seed == 0 and str(device) in out and "smoke" in out
     assert "about 0.5 min" in out and "seed     : 0" in out
-    assert 0 <= config.minutes_since_setup("00_welcome") < 1
+    elapsed, expected = config.minutes_since_setup("00_welcome")
+    assert 0 <= elapsed < 1 and expected == 0.5
     assert config.minutes_since_setup("never_set_up") is None
     with pytest.raises(ValueError, match="missing"):
         config.setup_notebook("99_new_lesson", minutes={"cpu": 3})

@@ -403,3 +403,14 @@ def test_leaderboard_never_ranks_rows_of_different_n_or_budget_together(tmp_path
     assert all(block.count("\n") == 2 for block in text.split("\n\n"))  # header, columns, one row each
     path.write_text("model,fid\nold row,1.0\n")  # a file of an older course version
     assert load_leaderboard(path) == []
+
+
+def test_feature_distances_in_another_networks_features(test_digits):
+    from course_lib.metrics import feature_distances
+
+    judge = evaluator_module.load_digits_evaluator()
+    x = test_digits[0]
+    same = feature_distances(judge, x, x)
+    assert abs(same["fid"]) < 1e-5 and abs(same["kid"]) < 0.03
+    noisy = feature_distances(judge, x, (x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1))
+    assert noisy["fid"] > 10 and noisy["kid"] > 0.1

@@ -75,7 +75,7 @@ def test_notebook_skeleton(path):
     assert repo_url.removeprefix("https://github.com/") in first_md
     first_code = _source(_code_cells(nb)[0])
     assert repo_url in first_code and "import course_lib" in first_code, "install cell"
-    assert f'setup_notebook("{path.stem}")' in first_code, "first cell prints device, budget, minutes"
+    assert f'setup_notebook("{path.stem}", minutes=' in first_code, "first cell prints device, budget, minutes"
     headings = [_source(c) for c in nb["cells"] if c["cell_type"] == "markdown"]
     assert any(h.lstrip().startswith("## Exercises") for h in headings)
     assert any(h.lstrip().startswith("## What to remember") for h in headings)

@@ -2,13 +2,14 @@
 density/coverage, the data-copying test and the classifier two-sample test, from scratch."""
 from .leaderboard import format_leaderboard, load_leaderboard, record_to_leaderboard
 from .classifier import accuracy, fit_classifier, predict
-from .protocol import EvaluationResult, evaluate, extract, reference_images
+from .protocol import EvaluationResult, evaluate, extract, feature_distances, reference_images
 from .evaluator import DigitsEvaluator, load_digits_evaluator
 from .frechet import feature_statistics, frechet_distance, frechet_terms
 from .scores import (classifier_two_sample_test, data_copying_test, density_coverage, inception_score,
                      kernel_inception_distance, mmd2_unbiased, precision_recall)
 
-__all__ = ["accuracy", "fit_classifier", "predict", "EvaluationResult", "evaluate", "extract", "reference_images",
+__all__ = ["accuracy", "fit_classifier", "predict", "EvaluationResult", "evaluate", "extract", "feature_distances",
+           "reference_images",
            "data_copying_test", "density_coverage", "format_leaderboard", "load_leaderboard",
            "record_to_leaderboard", "DigitsEvaluator", "load_digits_evaluator",
            "feature_statistics", "frechet_distance", "frechet_terms", "classifier_two_sample_test",

@@ -126,6 +126,21 @@ def extract(images: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
     return torch.cat(features), torch.cat(probabilities)
 
 
+@torch.no_grad()
+def feature_distances(network: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> dict:
+    """FID and KID between two sets of images in the features of any classifier with an
+    ``embed`` method (a :class:`DigitsEvaluator`, e.g. a judge of another domain): how
+    realistic ``fake`` looks next to ``real``, images ``(N, C, H, W)`` in [-1, 1] each.
+    Returns ``{"fid", "kid", "kid_std"}``; compare only figures of the same network and N."""
+    network.eval()
+    device = next(network.parameters()).device
+    embed = lambda x: torch.cat([network.embed(b.to(device))[0].double().cpu() for b in x.split(500)])
+    f_real, f_fake = embed(real), embed(fake)
+    fid = frechet_terms(*feature_statistics(f_fake), *feature_statistics(f_real))
+    kid, kid_std = kernel_inception_distance(f_real, f_fake, seed=seed)
+    return {"fid": sum(fid), "kid": kid, "kid_std": kid_std}
+
+
 def reference_images(reference: str = "digits") -> tuple[torch.Tensor, torch.Tensor]:
     """The images a reference compares with ``(1000, 1, 28, 28)`` in [-1, 1], and the training
     images of the same data ``(N, 1, 28, 28)`` (for the data-copying test)."""
