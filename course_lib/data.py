@@ -177,6 +177,20 @@ def load_images(name: str = "digits", split: str = "train", value_range=(-1, 1),
         return load_digits(split, value_range)
 
 
+def load_training_set(name: str = "digits", value_range=(-1, 1)) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Training images and labels of ``name`` ("digits" or a torchvision set), and the name of the
+    set actually loaded: ``name``, or ``"digits"`` when the download failed (a warning says why).
+    Evaluate a model against the test split of what it learnt from:
+    ``evaluate(samples, reference=loaded_name)``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images, labels = load_images(name, "train", value_range)
+    for warning in caught:
+        warnings.warn(warning.message, stacklevel=2)
+    fell_back = any("Falling back to the embedded digits" in str(w.message) for w in caught)
+    return images, labels, "digits" if fell_back else name
+
+
 # ------------------------------------------------------------------------- 2-D toys
 @dataclass(frozen=True)
 class Toy:

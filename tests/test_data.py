@@ -124,6 +124,21 @@ def test_load_images_falls_back_to_the_embedded_digits(monkeypatch, tmp_path):
         data.load_images("mnist", fallback=False)
 
 
+def test_load_training_set_says_which_set_it_loaded(monkeypatch):
+    def offline(*args, **kwargs):
+        raise data.DatasetUnavailableError("no network")
+
+    monkeypatch.setattr(data, "load_torchvision", offline)
+    with pytest.warns(UserWarning, match="Falling back"):
+        x, _, loaded = data.load_training_set("mnist")
+    assert loaded == "digits" and x.shape == (4000, 1, 28, 28)   # evaluate against the embedded test digits
+    fake = (torch.zeros(60, 1, 28, 28), torch.arange(60) % 10)
+    monkeypatch.setattr(data, "load_torchvision", lambda *args, **kwargs: fake)
+    x, _, loaded = data.load_training_set("mnist")
+    assert loaded == "mnist" and x is fake[0]                     # evaluate against MNIST's test split
+    assert data.load_training_set("digits")[2] == "digits"
+
+
 @pytest.mark.parametrize("name, modes", [("ring", 8), ("grid", 25), ("spiral", 20)])
 def test_toys_shapes_and_modes(name, modes):
     toy = data.get_toy(name)

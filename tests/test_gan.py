@@ -251,3 +251,17 @@ def test_a_checkpoint_of_another_configuration_under_this_name_says_what_to_do(t
     a.checkpoint.replace(b_path)  # a file renamed by hand
     with pytest.raises(RuntimeError, match="another configuration.*delete it"):
         train_gan(*_small_gan(), data, b_config, checkpoint=tmp_path / "a.pt", progress=False, device=CPU)
+
+
+def test_recompute_batch_norm_measures_the_generators_own_statistics():
+    from course_lib.training import recompute_batch_norm
+
+    torch.manual_seed(0)
+    G = DCGANGenerator(latent_dim=8, width=4)
+    fresh = recompute_batch_norm(G, n=2048, batch_size=512, seed=1)
+    assert not fresh.training and all(b.abs().sum() == 0 for n, b in G.named_buffers() if "running_mean" in n)
+    z = torch.randn(2048, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        h = G.project[:2](z)                                      # (2048, 16, 7, 7), before the first batch norm
+    first = fresh.project[2]
+    assert torch.allclose(first.running_mean, h.mean((0, 2, 3)), atol=1e-5)   # the mean over all 2,048 latents

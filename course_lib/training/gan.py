@@ -81,6 +81,24 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G, opt_D, batch: Callable, config: 
             "D_real": real_logits.sigmoid().mean(), "D_fake": fake_logits.sigmoid().mean()}
 
 
+@torch.no_grad()
+def recompute_batch_norm(G: nn.Module, n: int = 4096, batch_size: int = 512, seed: int = 0) -> nn.Module:
+    """A copy of generator ``G`` whose batch-norm running statistics are measured afresh on ``n``
+    latents, the exact statistics of its own weights (a weight average's averaged statistics
+    only approximate them). Returns the copy in eval mode; ``G`` is unchanged."""
+    G = copy.deepcopy(G)
+    device = next(G.parameters()).device
+    for module in G.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over the batches below
+    G.train()
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(n // batch_size):
+        G(torch.randn(batch_size, G.latent_dim, generator=generator).to(device))
+    return G.eval()
+
+
 def batch_sampler(data: torch.Tensor, labels: torch.Tensor | None, batch_size: int, latent_dim: int,
                   generator: torch.Generator, device: torch.device) -> Callable:
     """``batch()`` -> ``(real, real_labels, z, fake_labels)``: a random batch of the data, and
