@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import get_budget, minutes_since_setup, results_dir
+from .config import get_budget, get_seed, minutes_since_setup, results_dir
 from .io import write_atomic
 
 
@@ -42,7 +42,10 @@ def _short(value) -> str:
 
 
 def run_notebook(path: Path, timeout: int = 1800) -> tuple[float, dict]:
-    """Execute one notebook in place (cwd = its folder). Returns seconds and its figures."""
+    """Execute one notebook in place (cwd = its folder). Returns seconds and its figures.
+
+    The notebook's metadata records the run (``course_run``: budget, seed, seconds), so the
+    committed file says which run its outputs come from and how long it took."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -53,6 +56,8 @@ def run_notebook(path: Path, timeout: int = 1800) -> tuple[float, dict]:
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
+    nb.metadata["course_run"] = {"budget": get_budget(), "seed": get_seed(), "seconds": round(seconds, 1),
+                                 "date": time.strftime("%Y-%m-%d")}
     nbformat.write(nb, path)
     figures = json.loads(summary.read_text())["figures"] if summary.exists() else {}
     return seconds, figures

@@ -22,7 +22,8 @@ def _requirements(lines):
 
 def test_environment_yml_agrees_with_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = _requirements(project["dependencies"] + project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    declared = _requirements(project["dependencies"] + extras["lab"] + extras["dev"])
     env_lines = (ROOT / "environment.yml").read_text().splitlines()
     start = env_lines.index("  - pip:")
     pip_lines = [line.strip()[2:] for line in env_lines[start + 1:] if line.strip().startswith("- ")]
@@ -31,6 +32,10 @@ def test_environment_yml_agrees_with_pyproject():
                 "scipy", "scikit-learn", "mlxtend", "pytorch-fid", "pytest", "nbval"}
     assert required <= {name for name, _ in declared}
     assert not [spec for _, spec in declared if spec.startswith("==")], "declare ranges, not pins"
+    runtime = {name: spec for name, spec in _requirements(project["dependencies"])}
+    assert "jupyterlab" not in runtime, "JupyterLab is an extra: Colab must not install it"
+    assert "<1.18" in runtime["scipy"], "pytorch-fid (a runtime dependency) needs SciPy below 1.18"
+    assert runtime["ipywidgets"] == ">=7.6", "the widgets work with the ipywidgets 7 that Colab ships"
 
 
 def test_ci_runs_the_readme_test_command():
@@ -75,6 +80,7 @@ def test_notebook_skeleton(path):
     assert repo_url.removeprefix("https://github.com/") in first_md
     first_code = _source(_code_cells(nb)[0])
     assert repo_url in first_code and "import course_lib" in first_code, "install cell"
+    assert '"--no-deps"' in first_code, "the install cell must not pull a second torch into Colab"
     assert f'setup_notebook("{path.stem}", minutes=' in first_code, "first cell prints device, budget, minutes"
     headings = [_source(c) for c in nb["cells"] if c["cell_type"] == "markdown"]
     assert any(h.lstrip().startswith("## Exercises") for h in headings)
@@ -118,3 +124,24 @@ def test_shown_source_is_the_current_library_source(path):
     library = [p.read_text(encoding="utf-8") for p in (ROOT / "course_lib").rglob("*.py")]
     stale = [i for i, block in _shown_sources(_load(path)) if not any(block in text for text in library)]
     assert not stale, f"cells {stale} show source that is not the library's: re-execute {path.name}"
+
+
+def _readme_minutes() -> dict[str, float]:
+    """{"03": 13.0, ...} from the README's lesson table (last column)."""
+    rows = re.findall(r"^\| (\d\d) \|.*\| ([\d.]+) \|$", (ROOT / "README.md").read_text(), re.M)
+    return {number: float(minutes) for number, minutes in rows}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_minutes_agree_between_readme_setup_cell_and_committed_run(path):
+    """One source for a lesson's minutes: its setup cell. The README says the same, and the
+    committed run (a cpu run with COURSE_SEED 0, recorded by the runner) took that long, within
+    20 % (and 15 seconds for the shortest lessons)."""
+    nb = _load(path)
+    setup = _source(_code_cells(nb)[0])
+    expected = float(re.search(r'"cpu":\s*([\d.]+)', setup).group(1))
+    assert _readme_minutes().get(path.stem[:2]) == expected, "README's lesson table must give the setup cell's minutes"
+    run = nb["metadata"].get("course_run")
+    assert run and run["budget"] == "cpu" and run["seed"] == 0, "commit the outputs of a cpu run with COURSE_SEED 0"
+    measured = run["seconds"] / 60
+    assert abs(measured - expected) <= max(0.2 * expected, 0.25), f"the committed run took {measured:.1f} min"
