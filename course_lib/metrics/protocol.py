@@ -157,9 +157,12 @@ def reference_images(reference: str = "digits") -> tuple[torch.Tensor, torch.Ten
 def _reference(protocol: str, device_type: str, random_weights: bool, reference: str = "digits"):
     x_test, x_train = reference_images(reference)
     device = torch.device(device_type)
+    from sklearn.cluster import KMeans
+
     features, _ = extract(x_test, protocol, device=device, random_weights=random_weights)
     train_features, _ = extract(x_train, protocol, device=device, random_weights=random_weights)
-    return features, feature_statistics(features), train_features
+    cells = KMeans(n_clusters=10, n_init=10, random_state=0).fit(train_features.numpy())  # for the copying test
+    return features, feature_statistics(features), train_features, cells
 
 
 def evaluate(samples: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
@@ -186,13 +189,14 @@ def evaluate(samples: torch.Tensor, protocol: str = "digits", value_range=(-1, 1
         warnings.warn(f"evaluating {n} samples; the {protocol} protocol uses {PROTOCOL_SAMPLES}. "
                       f"FID depends on N (biased upwards for small N): compare only figures "
                       f"computed with the same N", stacklevel=2)
-    ref_features, (mu_ref, sigma_ref), train_features = _reference(protocol, device.type, random_weights, reference)
+    ref_features, (mu_ref, sigma_ref), train_features, cells = _reference(protocol, device.type, random_weights,
+                                                                          reference)
     mean_term, covariance_term = frechet_terms(*feature_statistics(features), mu_ref, sigma_ref)
     is_mean, is_std = inception_score(probabilities, splits=10, seed=seed)
     kid_mean, kid_std = kernel_inception_distance(ref_features, features, seed=seed)
     precision, recall = precision_recall(ref_features, features, k=3)
     density, coverage = density_coverage(ref_features, features, k=5)
-    copying = data_copying_test(train_features, ref_features, features, seed=seed)["C_T"]
+    copying = data_copying_test(train_features, ref_features, features, partition=cells)["C_T"]
     name = {"digits": "test digits", "mnist": "MNIST test digits"}[reference]
     return EvaluationResult(protocol, n, f"{len(ref_features)} {name}", mean_term + covariance_term, mean_term,
                             covariance_term, is_mean, is_std, kid_mean, kid_std, precision, recall,

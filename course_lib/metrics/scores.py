@@ -148,7 +148,7 @@ def mann_whitney_z(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def data_copying_test(features_train, features_test, features_generated, cells: int = 10,
-                      min_per_cell: int = 20, seed: int = 0) -> dict[str, float]:
+                      min_per_cell: int = 20, seed: int = 0, partition=None) -> dict[str, float]:
     r"""Does a generator copy its training set? The C_T statistic of Meehan et al. (2020).
 
     For every sample, the distance to its nearest *training* point. A model that generalises
@@ -161,12 +161,14 @@ def data_copying_test(features_train, features_test, features_generated, cells: 
     from the training data than real held-out data (under-fitting, or simply worse samples).
     Also returns ``distance_ratio``, the median distance of generated samples to the training
     set divided by that of the test samples (below 1: closer than real unseen data).
+    ``partition``: a k-means already fitted to the training features (to reuse across calls).
     """
     from sklearn.cluster import KMeans
 
     train = _as_tensor(features_train, "features_train")
     test, generated = _as_tensor(features_test, "features_test"), _as_tensor(features_generated, "features_generated")
-    kmeans = KMeans(n_clusters=cells, n_init=10, random_state=seed).fit(train.numpy())
+    kmeans = partition or KMeans(n_clusters=cells, n_init=10, random_state=seed).fit(train.numpy())
+    cells = kmeans.n_clusters
     cell_test = torch.as_tensor(kmeans.predict(test.numpy()))
     cell_generated = torch.as_tensor(kmeans.predict(generated.numpy()))
     d_test, d_generated = nearest_distances(test, train), nearest_distances(generated, train)
