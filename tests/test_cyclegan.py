@@ -170,3 +170,36 @@ def test_cyclegan_resume_with_back_translation_and_inversion(tmp_path):
     resumed = _run(6, checkpoint=tmp_path / "c.pt", **kw)
     assert all(full.history[k] == resumed.history[k] for k in full.history if k != "step_seconds")
     assert full.history["cycle"] != _run(6, back_translation=True).history["cycle"]  # the inversion did something
+
+
+def test_score_translations_wires_each_judge_to_its_direction():
+    """With translators that return their input, every figure is a known quantity: G(x) = x read
+    by the X->Y judge, F(y) = y greyed read by the grey judge, and the distances between the sets."""
+    from course_lib.data import load_domain_pair
+    from course_lib.metrics import (accuracy, colour_spread, feature_distances, load_digits_evaluator,
+                                    score_translations, to_grey)
+
+    pair = load_domain_pair("test")
+    identity = torch.nn.Conv2d(3, 3, 1, bias=False)
+    with torch.no_grad():
+        identity.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+    grey_judge = load_digits_evaluator()
+
+    class GreyingJudge(torch.nn.Module):  # reads 3-channel images through the grey judge
+        def __init__(self):
+            super().__init__()
+            self.inner = grey_judge
+
+        def forward(self, x):
+            return self.inner(to_grey(x))
+
+        def embed(self, x):
+            return self.inner.embed(to_grey(x))
+
+    scores = score_translations(identity, identity, pair, grey_judge, GreyingJudge())
+    assert scores["X->Y"] == pytest.approx(accuracy(grey_judge, to_grey(pair.x_a), pair.y_a))
+    assert scores["Y->X"] == pytest.approx(accuracy(grey_judge, to_grey(pair.x_b), pair.y_b))
+    assert scores["FID F(y)"] == pytest.approx(feature_distances(grey_judge, to_grey(pair.x_a), to_grey(pair.x_b))["fid"])
+    assert scores["FID G(x)"] == pytest.approx(scores["FID F(y)"])  # the same two sets, greyed, either way round
+    assert scores["colours G(x)"] == pytest.approx(colour_spread(pair.x_a))
+    assert 0 <= scores["light"] <= 1
