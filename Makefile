@@ -1,7 +1,7 @@
 # Two commands on a fresh machine (see README.md):
 #   make course   set up .venv and execute every notebook in place at the default budget
 #   make test     set up .venv and run the unit tests plus every notebook at the smoke budget
-# More: make lab (JupyterLab), make student (notebooks without solutions), make workshop.
+# More: make lab (JupyterLab), make student (notebooks without solutions), make workshop (train every model once, before a workshop).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -40,8 +40,10 @@ lab: install
 student: install
 	$(BIN)/python -m course_lib.student --out student
 
+# Before a workshop: train every lesson's models once, so that re-running a lesson loads them.
 workshop: install
-	COURSE_PRETRAINED=1 $(BIN)/python -m course_lib.runner
+	$(BIN)/python -m course_lib.runner
+	@echo 'checkpoints are in results/checkpoints/: re-running a lesson now loads its models'
 
 clean:
 	rm -rf $(VENV) results student .pytest_cache

@@ -145,3 +145,27 @@ def test_minutes_agree_between_readme_setup_cell_and_committed_run(path):
     assert run and run["budget"] == "cpu" and run["seed"] == 0, "commit the outputs of a cpu run with COURSE_SEED 0"
     measured = run["seconds"] / 60
     assert abs(measured - expected) <= max(0.2 * expected, 0.25), f"the committed run took {measured:.1f} min"
+
+
+def test_library_functions_stay_readable():
+    """No function in course_lib over 60 lines or 12 parameters: each reads in one screen."""
+    import ast
+
+    too_big = []
+    for path in sorted((ROOT / "course_lib").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg not in ("self", "cls")]
+                params += [x.arg for x in (a.vararg, a.kwarg) if x]
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60 or len(params) > 12:
+                    too_big.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {lines} lines, {len(params)} parameters")
+    assert not too_big, "split these functions or group their options in a dataclass:\n" + "\n".join(too_big)
+
+
+def test_config_names_no_notebook():
+    """A new lesson passes its own minutes to setup_notebook; config.py knows no lesson by name."""
+    source = (ROOT / "course_lib" / "config.py").read_text()
+    named = [p.stem for p in NOTEBOOKS if p.stem in source or p.stem[:2] + "_" in source]
+    assert not named, f"course_lib/config.py names notebooks {named}"
