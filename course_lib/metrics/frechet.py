@@ -4,8 +4,9 @@ For :math:`X_1 \sim \mathcal N(\mu_1, \Sigma_1)` and :math:`X_2 \sim \mathcal N(
 
 .. math:: d^2 = \lVert\mu_1-\mu_2\rVert^2 + \operatorname{Tr}\big(\Sigma_1+\Sigma_2-2(\Sigma_1\Sigma_2)^{1/2}\big).
 
-:math:`\Sigma_1\Sigma_2` is not symmetric, but it is similar to the symmetric positive
-semi-definite :math:`M=\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}`, so
+:math:`\Sigma_1\Sigma_2` is not symmetric, but it has the eigenvalues of the symmetric positive
+semi-definite :math:`M=\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}` (:math:`AB` and :math:`BA` share their
+eigenvalues, with :math:`A=\Sigma_1^{1/2}`, :math:`B=\Sigma_1^{1/2}\Sigma_2`; no inverse needed), so
 :math:`\operatorname{Tr}(\Sigma_1\Sigma_2)^{1/2}=\sum_i\sqrt{\lambda_i(M)}`: two symmetric
 eigen-decompositions in float64, no complex numbers and no ``scipy.linalg.sqrtm``.
 """
@@ -69,7 +70,7 @@ def frechet_terms(mu1, sigma1, mu2, sigma2) -> tuple[float, float]:
     diff = mu1 - mu2
     sqrt_sigma1 = _sqrt_psd((sigma1 + sigma1.T) / 2)
     M = sqrt_sigma1 @ sigma2 @ sqrt_sigma1                  # (D, D), symmetric PSD
-    eigenvalues = np.linalg.eigvalsh((M + M.T) / 2)         # of Σ₁^½ Σ₂ Σ₁^½, similar to Σ₁Σ₂
+    eigenvalues = np.linalg.eigvalsh((M + M.T) / 2)         # of Σ₁^½ Σ₂ Σ₁^½ = those of Σ₁Σ₂
     trace_sqrt = np.sqrt(np.clip(eigenvalues, 0, None)).sum()  # Tr (Σ₁Σ₂)^½
     mean_term = float(diff @ diff)
     covariance_term = float(np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
