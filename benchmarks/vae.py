@@ -45,7 +45,8 @@ from course_lib.config import get_device, seed_everything
 from course_lib.data import load_digits, validation_mask
 from course_lib.losses import iwae_log_likelihood
 from course_lib.models.vae import ConvVAE
-from course_lib.training import VAEConfig, binarize, negative_elbo_loss, train_vae
+from course_lib.training import VAEConfig, binarize, train_vae
+from course_lib.training.vae import negative_elbo_per_image
 
 EVALUATION_SEED = 0  # the once-binarised validation and test digits: the same for every --seed
 
@@ -80,20 +81,9 @@ def scaled(config: VAEConfig, scale: float) -> VAEConfig:
 
 
 @torch.no_grad()
-def negative_elbo_per_digit(model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator,
-                            batch_size: int = 500) -> torch.Tensor:
-    """-ELBO of each image (nats, one z sample each): ``(N,)``."""
-    model.eval()
-    values = []
-    for batch in x.split(batch_size):
-        _, reconstruction, kl = negative_elbo_loss(model, batch, 1.0, generator)  # (B,), (B,)
-        values.append(kl - reconstruction)
-    return torch.cat(values).cpu()
-
-
 def score(model: torch.nn.Module, x: torch.Tensor, k: int, seed: int) -> dict[str, torch.Tensor]:
     """Per-digit -ELBO and IW-NLL (k samples) of binary images ``x``: ``(N,)`` each."""
-    return {"elbo": negative_elbo_per_digit(model, x, torch.Generator().manual_seed(seed + 12)),
+    return {"elbo": negative_elbo_per_image(model, x, torch.Generator().manual_seed(seed + 12)).cpu(),
             "nll": -iwae_log_likelihood(model, x, k, generator=torch.Generator().manual_seed(seed + 13)).cpu()}
 
 

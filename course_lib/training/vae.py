@@ -63,15 +63,22 @@ def binarize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
+def negative_elbo_per_image(model: nn.Module, x: torch.Tensor, generator: torch.Generator,
+                            batch_size: int = 500) -> torch.Tensor:
+    """−ELBO of each image ``x`` in [0, 1] (nats, one z sample each): ``(N,)``."""
+    model.eval()
+    values = []
+    for batch in x.split(batch_size):
+        _, reconstruction, kl = negative_elbo_loss(model, batch, 1.0, generator)  # (B,), (B,)
+        values.append(kl - reconstruction)
+    return torch.cat(values)
+
+
 def negative_elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator,
                   batch_size: int = 500) -> float:
     """Average −ELBO (nats per image) over images ``x`` in [0, 1] (one z sample each)."""
-    model.eval()
-    total = 0.0
-    for batch in x.split(batch_size):
-        _, reconstruction, kl = negative_elbo_loss(model, batch, 1.0, generator)
-        total += float((kl - reconstruction).sum())
-    return total / len(x)
+    values = negative_elbo_per_image(model, x, generator, batch_size)
+    return sum(float(v.sum()) for v in values.split(batch_size)) / len(x)
 
 
 def _check(data: torch.Tensor, config: VAEConfig) -> None:
