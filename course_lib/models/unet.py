@@ -74,7 +74,7 @@ class UNet(nn.Module):
     0..T-1, 1000 for flow matching's t in [0, 1].
     """
 
-    def __init__(self, width: int = 32, num_classes: int | None = None, time_scale: float = 1.0,
+    def __init__(self, width: int = 16, num_classes: int | None = None, time_scale: float = 1.0,
                  attention: bool = True):
         super().__init__()
         w, time_dim = width, 4 * width

@@ -24,6 +24,7 @@ class DiffusionConfig(LoopConfig):
 
     objective: ``ddpm`` (predict ε on the ``schedule`` with ``T`` steps) or ``flow`` (predict the
         velocity ε − x_0 of the straight path, times drawn by ``time_sampling``).
+    The defaults are lesson 07's recipe (with ``UNet(width=16)``).
     ema_decay: also keep an exponential moving average of the weights, to sample from.
     label_dropout: for a conditional model, the share of labels replaced by "no label" (the
         unconditional model that classifier-free guidance needs).
@@ -31,7 +32,7 @@ class DiffusionConfig(LoopConfig):
     objective: str = "flow"
     schedule: str = "cosine"
     T: int = 1000
-    time_sampling: str = "uniform"
+    time_sampling: str = "logit-normal"
     batch_size: int = 64
     lr: float = 2e-3
     ema_decay: float | None = 0.999
