@@ -41,6 +41,7 @@ from course_lib.models.gan import DCGANDiscriminator, DCGANGenerator
 from course_lib.models.unet import UNet
 from course_lib.training import GANConfig, sample_images, train_gan
 from course_lib.training.diffusion import DiffusionConfig, train_diffusion
+from dcgan import RECIPE  # lesson 03's recipe, defined once in benchmarks/dcgan.py
 
 MODELS = ("ddpm", "flow", "dcgan")
 SAMPLING_STEPS = {"ddpm": 20, "flow": 5, "dcgan": 1}   # lesson 07's choices (its sampler tables)
@@ -51,7 +52,7 @@ def train(name: str, x: torch.Tensor, limit: dict, seed: int, device: torch.devi
     seed_everything(seed)
     if name == "dcgan":
         G, D = DCGANGenerator(width=32), DCGANDiscriminator(width=32)
-        config = GANConfig(batch_size=32, lr_g=1e-3, lr_d=1e-3, ema_decay=0.999, seed=seed, **limit)
+        config = GANConfig(**RECIPE, seed=seed, **limit)
         run = train_gan(G, D, x, config, device=device, progress=False)
         draw = lambda n, g: sample_images(run.sampler, torch.randn(n, G.latent_dim, generator=g))
         return draw, run.steps, run.seconds

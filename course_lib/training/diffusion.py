@@ -20,11 +20,10 @@ OBJECTIVES = ("ddpm", "flow")
 
 @dataclass
 class DiffusionConfig(LoopConfig):
-    """How to train a denoiser.
+    """How to train a denoiser; the defaults are lesson 07's recipe (with ``UNet(width=16)``).
 
     objective: ``ddpm`` (predict ε on the ``schedule`` with ``T`` steps) or ``flow`` (predict the
         velocity ε − x_0 of the straight path, times drawn by ``time_sampling``).
-    The defaults are lesson 07's recipe (with ``UNet(width=16)``).
     ema_decay: also keep an exponential moving average of the weights, to sample from.
     label_dropout: for a conditional model, the share of labels replaced by "no label" (the
         unconditional model that classifier-free guidance needs).
