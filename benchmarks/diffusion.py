@@ -28,6 +28,7 @@ steps (those a quiet run reached), which reproduces the quiet run's figures.
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 import warnings
 
@@ -36,7 +37,7 @@ import torch
 from course_lib.config import get_device, seed_everything
 from course_lib.data import load_digits
 from course_lib.diffusion import ddim_sample, flow_sample, noise_schedule
-from course_lib.metrics import evaluate
+from course_lib.metrics import evaluate, feature_distances, load_digits_evaluator
 from course_lib.models.gan import DCGANDiscriminator, DCGANGenerator
 from course_lib.models.unet import UNet
 from course_lib.training import GANConfig, sample_images, train_gan
@@ -45,25 +46,42 @@ from dcgan import RECIPE  # lesson 03's recipe, defined once in benchmarks/dcgan
 
 MODELS = ("ddpm", "flow", "dcgan")
 SAMPLING_STEPS = {"ddpm": 20, "flow": 5, "dcgan": 1}   # lesson 07's choices (its sampler tables)
+# lesson 07's autoguidance: the weight average at step 800 guides, w chosen among these by FID against
+# 1,000 training digits (100 a class), so that the test digits only report
+AUTOGUIDANCE = {"bad_steps": 800, "guidance": (2.0, 3.0, 4.0)}
 
 
 def train(name: str, x: torch.Tensor, limit: dict, seed: int, device: torch.device):
-    """Train one model; returns (a function that draws n images with a generator, steps, seconds)."""
+    """Train one model; returns (a dict of functions that each draw n images with a generator, keyed by
+    the line's name; steps; seconds). Flow matching gives two lines from one run: its model alone, and
+    autoguided by the weight average it had at step ``AUTOGUIDANCE["bad_steps"]``."""
     seed_everything(seed)
     if name == "dcgan":
         G, D = DCGANGenerator(width=32), DCGANDiscriminator(width=32)
         config = GANConfig(**RECIPE, seed=seed, **limit)
         run = train_gan(G, D, x, config, device=device, progress=False)
         draw = lambda n, g: sample_images(run.sampler, torch.randn(n, G.latent_dim, generator=g))
-        return draw, run.steps, run.seconds
+        return {name: draw}, run.steps, run.seconds
     config = DiffusionConfig(objective=name, seed=seed, **limit)
-    run = train_diffusion(UNet(time_scale=1000.0 if name == "flow" else 1.0), x, config, device=device, progress=False)
-    if name == "flow":
-        draw = lambda n, g: flow_sample(run.model_ema, n, SAMPLING_STEPS[name], g, method="heun")
-    else:
+    snapshots = {}   # the weight average at step AUTOGUIDANCE["bad_steps"]: the "bad version" that guides
+    keep = lambda run: run.steps == AUTOGUIDANCE["bad_steps"] and snapshots.setdefault(run.steps, copy.deepcopy(run.model_ema))
+    run = train_diffusion(UNet(time_scale=1000.0 if name == "flow" else 1.0), x, config, device=device, progress=False,
+                          callback=keep, callback_every=AUTOGUIDANCE["bad_steps"])
+    if name == "ddpm":
         schedule = noise_schedule(config.schedule, config.T)
-        draw = lambda n, g: ddim_sample(run.model_ema, n, schedule, SAMPLING_STEPS[name], g)
-    return draw, run.steps, run.seconds
+        return {name: lambda n, g: ddim_sample(run.model_ema, n, schedule, SAMPLING_STEPS[name], g)}, run.steps, run.seconds
+    draws = {name: lambda n, g: flow_sample(run.model_ema, n, SAMPLING_STEPS[name], g, method="heun")}
+    if not snapshots:
+        print(f"flow_autoguided: no line, the run stopped before step {AUTOGUIDANCE['bad_steps']}")
+    else:
+        bad, evaluator = snapshots[AUTOGUIDANCE["bad_steps"]], load_digits_evaluator(device)
+        guide = lambda w, n, g: flow_sample(run.model_ema, n, SAMPLING_STEPS[name], g, method="heun", guidance=w, bad_model=bad)
+        fid_train = {w: feature_distances(evaluator, x[::4], guide(w, 1000, torch.Generator().manual_seed(seed + 2024)))["fid"]
+                     for w in AUTOGUIDANCE["guidance"]}
+        w = min(fid_train, key=fid_train.get)
+        print(f"autoguidance: FID against the training digits { {k: round(v, 2) for k, v in fid_train.items()} }: w = {w:g}")
+        draws[f"flow_autoguided_w{w:g}"] = lambda n, g: guide(w, n, g)
+    return draws, run.steps, run.seconds
 
 
 def main() -> None:
@@ -85,16 +103,17 @@ def main() -> None:
     for seed in map(int, args.seeds.split(",")):
         for name in models:
             limit = dict(steps=fixed[name]) if name in fixed else dict(steps=10**9, max_seconds=args.seconds)
-            draw, steps, seconds = train(name, x, limit, seed, device)
-            start = time.perf_counter()
-            images = draw(1000, torch.Generator().manual_seed(seed + 2024))
-            sampling = time.perf_counter() - start
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                scores = evaluate(images, device=device)
-            print(f"{name}: seed {seed} FID_digits {scores.fid:.2f} IS_digits {scores.inception_score:.2f} "
-                  f"train_seconds {seconds:.0f} steps {steps} sampling_steps {SAMPLING_STEPS[name]} "
-                  f"sampling_seconds_per_1000 {sampling:.1f}", flush=True)
+            draws, steps, seconds = train(name, x, limit, seed, device)
+            for line, draw in draws.items():
+                start = time.perf_counter()
+                images = draw(1000, torch.Generator().manual_seed(seed + 2024))
+                sampling = time.perf_counter() - start
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    scores = evaluate(images, device=device)
+                print(f"{line}: seed {seed} FID_digits {scores.fid:.2f} IS_digits {scores.inception_score:.2f} "
+                      f"train_seconds {seconds:.0f} steps {steps} sampling_steps {SAMPLING_STEPS[name]} "
+                      f"sampling_seconds_per_1000 {sampling:.1f}", flush=True)
 
 
 if __name__ == "__main__":

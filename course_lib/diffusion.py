@@ -14,8 +14,10 @@ x_t = (1 − t) x_0 + t ε, t ∈ [0, 1], has velocity dx_t/dt = ε − x_0; a n
 it, L = E ||(ε − x_0) − v_θ(x_t, t)||², and sampling integrates dx/dt = v_θ from t = 1 (noise)
 to t = 0 (data) with Euler or Heun steps.
 
-**Classifier-free guidance** (Ho & Salimans, 2022): train with the label dropped now and then,
-sample with prediction_uncond + w · (prediction_cond − prediction_uncond).
+**Guidance** extrapolates from a worse prediction to the model's: reference + w · (model − reference).
+*Classifier-free guidance* (Ho & Salimans, 2022) takes the unconditional prediction as the reference
+(train with the label dropped now and then); *autoguidance* (Karras et al., 2024) takes a worse
+version of the same model, e.g. one trained for fewer steps, and works without labels too.
 """
 from __future__ import annotations
 
@@ -98,11 +100,17 @@ def flow_matching_loss(model: nn.Module, x0: torch.Tensor, generator: torch.Gene
 
 # ---------------------------------------------------------------------------- sampling
 def guided(model: nn.Module, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,
-           guidance: float = 1.0) -> torch.Tensor:
-    """The model's prediction, with classifier-free guidance for a conditional model:
-    uncond + w·(cond − uncond), where "uncond" feeds the "no label" class (``num_classes``)."""
-    if labels is None or guidance == 1.0:
+           guidance: float = 1.0, bad_model: nn.Module | None = None) -> torch.Tensor:
+    """The model's prediction, guided with weight w = ``guidance``: reference + w·(prediction − reference).
+
+    The reference is ``bad_model``'s prediction when one is given (autoguidance: a worse version of
+    the model, e.g. fewer training steps), else the unconditional prediction of a conditional model
+    (classifier-free guidance: the "no label" class ``num_classes``). w = 1 is the model alone."""
+    if guidance == 1.0 or (labels is None and bad_model is None):
         return model(x, t, labels)
+    if bad_model is not None:
+        reference = bad_model(x, t, labels)
+        return reference + guidance * (model(x, t, labels) - reference)
     unconditional = torch.full_like(labels, model.num_classes)
     both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, unconditional]))
     conditional, unconditional = both.chunk(2)
@@ -117,20 +125,23 @@ def _start(model: nn.Module, n: int, generator: torch.Generator) -> tuple[torch.
 @torch.no_grad()
 def ddim_sample(model: nn.Module, n: int, schedule: NoiseSchedule, steps: int, generator: torch.Generator,
                 labels: torch.Tensor | None = None, guidance: float = 1.0, eta: float = 0.0,
-                trajectory: list | None = None) -> torch.Tensor:
+                trajectory: list | None = None, bad_model: nn.Module | None = None) -> torch.Tensor:
     r"""Sample ``n`` images with an ε-prediction model in ``steps`` steps on a subsequence of the
     T steps (Song et al., 2021). From x_t and ε̂: x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t (clipped to [-1, 1]),
     then x_prev = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ²) ε̂ + σ z with σ = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev).
     η = 0: deterministic DDIM; η = 1: ancestral sampling (DDPM's posterior on the subsequence).
-    Returns images ``(n, 1, 28, 28)`` on the CPU; ``trajectory`` (a list) receives every x̂_0."""
+    Returns images ``(n, 1, 28, 28)`` on the CPU; ``trajectory`` (a list) receives every x̂_0.
+    ``guidance`` and ``bad_model``: see :func:`guided`."""
     model.eval()
+    if bad_model is not None:
+        bad_model.eval()
     x, device = _start(model, n, generator)
     times = torch.linspace(schedule.T - 1, 0, steps).round().long().tolist()
     alpha_bar = schedule.alpha_bar
     for i, t in enumerate(times):
         ab_t = alpha_bar[t].item()
         ab_prev = alpha_bar[times[i + 1]].item() if i + 1 < steps else 1.0
-        eps = guided(model, x, torch.full((n,), t, device=device), labels, guidance)
+        eps = guided(model, x, torch.full((n,), t, device=device), labels, guidance, bad_model)
         x0 = ((x - math.sqrt(1 - ab_t) * eps) / math.sqrt(ab_t)).clamp(-1, 1)
         eps = (x - math.sqrt(ab_t) * x0) / math.sqrt(1 - ab_t)          # the noise consistent with x̂_0
         sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
@@ -144,17 +155,19 @@ def ddim_sample(model: nn.Module, n: int, schedule: NoiseSchedule, steps: int, g
 @torch.no_grad()
 def flow_sample(model: nn.Module, n: int, steps: int, generator: torch.Generator,
                 labels: torch.Tensor | None = None, guidance: float = 1.0, method: str = "euler",
-                trajectory: list | None = None) -> torch.Tensor:
+                trajectory: list | None = None, bad_model: nn.Module | None = None) -> torch.Tensor:
     r"""Integrate dx/dt = v_θ(x, t) from t = 1 (noise) to t = 0 (data) in ``steps`` equal steps:
     Euler, x ← x + Δt·v(x, t), or Heun (Euler's guess, then the average of the velocities at both
     ends; two evaluations per step, Euler on the last one). Returns ``(n, 1, 28, 28)`` on the CPU;
-    ``trajectory`` (a list) receives x after every step."""
+    ``trajectory`` (a list) receives x after every step; ``guidance`` and ``bad_model``: see :func:`guided`."""
     if method not in ("euler", "heun"):
         raise ValueError(f"unknown method {method!r}; use 'euler' or 'heun'")
     model.eval()
+    if bad_model is not None:
+        bad_model.eval()
     x, device = _start(model, n, generator)
     times = torch.linspace(1, 0, steps + 1).tolist()
-    velocity = lambda x, t: guided(model, x, torch.full((n,), t, device=device), labels, guidance)
+    velocity = lambda x, t: guided(model, x, torch.full((n,), t, device=device), labels, guidance, bad_model)
     for t, t_next in zip(times[:-1], times[1:]):
         v = velocity(x, t)
         x_next = x + (t_next - t) * v

@@ -121,6 +121,29 @@ def test_classifier_free_guidance_mixes_conditional_and_unconditional():
     assert torch.equal(guided(ByLabel(), x, t, labels, guidance=1.0), ByLabel()(x, t, labels))
 
 
+def test_autoguidance_extrapolates_away_from_the_bad_model():
+    class Constant(torch.nn.Module):
+        def __init__(self, value):
+            super().__init__()
+            self.value, self.weight = value, torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t, labels=None):
+            return torch.full_like(x, self.value)
+
+    x, t = torch.zeros(2, 1, 2, 2), torch.zeros(2)
+    good, bad = Constant(1.0), Constant(0.25)
+    assert torch.allclose(guided(good, x, t, None, 3.0, bad_model=bad), torch.full_like(x, 0.25 + 3 * 0.75))
+    assert torch.equal(guided(good, x, t, None, 1.0, bad_model=bad), good(x, t))        # w = 1: the model alone
+    # A sampler guided by the model itself is the unguided sampler; a worse reference changes it.
+    model = UNet(width=8, time_scale=1000.0)
+    draw = lambda **kw: flow_sample(model, 3, 2, torch.Generator().manual_seed(0), **kw)
+    assert torch.allclose(draw(guidance=2.0, bad_model=model), draw(), atol=1e-5)
+    assert not torch.allclose(draw(guidance=2.0, bad_model=UNet(width=8, time_scale=1000.0)), draw(), atol=1e-3)
+    schedule = noise_schedule("cosine", 100)
+    ddim = lambda **kw: ddim_sample(model, 3, schedule, 3, torch.Generator().manual_seed(0), **kw)
+    assert torch.allclose(ddim(guidance=2.0, bad_model=model), ddim(), atol=1e-5)
+
+
 def test_unet_shapes_time_embedding_and_labels():
     net = UNet(width=8, num_classes=10, time_scale=1000.0)
     x, t = torch.randn(3, 1, 28, 28), torch.rand(3)
@@ -133,11 +156,12 @@ def test_unet_shapes_time_embedding_and_labels():
     assert e.shape == (2, 8) and torch.allclose(e[0], torch.tensor([1.0] * 4 + [0.0] * 4))
 
 
-def _run(steps, checkpoint=None, **kw):
+def _run(steps, checkpoint=None, start_from=None, **kw):
     torch.manual_seed(0)
     data = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     config = DiffusionConfig(steps=steps, batch_size=4, checkpoint_every=3, **kw)
-    return train_diffusion(UNet(width=8, attention=False), data, config, checkpoint=checkpoint, progress=False, device=CPU)
+    return train_diffusion(UNet(width=8, attention=False), data, config, checkpoint=checkpoint, progress=False,
+                           device=CPU, start_from=start_from)
 
 
 @pytest.mark.parametrize("objective", ["ddpm", "flow"])
@@ -157,3 +181,23 @@ def test_training_reduces_the_loss_and_rejects_bad_inputs():
         _run(1, objective="score")
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         train_diffusion(UNet(width=8), torch.rand(4, 1, 28, 28) * 255, DiffusionConfig(steps=1), progress=False)
+
+
+def test_a_checkpoint_past_the_steps_asked_for_is_refused(tmp_path):
+    _run(6, checkpoint=tmp_path / "d.pt")
+    with pytest.raises(ValueError, match="holds 6 steps, more than the 3 asked for"):
+        _run(3, checkpoint=tmp_path / "d.pt")
+
+
+def test_start_from_continues_a_shorter_run_and_leaves_it_as_it_was(tmp_path):
+    short = _run(3, checkpoint=tmp_path / "short.pt")
+    before = short.checkpoint.read_bytes()
+    longer = _run(6, checkpoint=tmp_path / "long.pt", start_from=short.checkpoint)
+    assert short.checkpoint.read_bytes() == before and longer.checkpoint != short.checkpoint
+    full = _run(6)
+    assert longer.steps == 6 and longer.history["loss"] == full.history["loss"]
+    assert all(torch.equal(a, b) for a, b in zip(full.model_ema.parameters(), longer.model_ema.parameters()))
+    again = _run(6, checkpoint=tmp_path / "long.pt", start_from=short.checkpoint)   # its own file now
+    assert again.steps == 6 and again.history["loss"] == full.history["loss"]
+    with pytest.raises(RuntimeError, match="another configuration"):
+        _run(6, checkpoint=tmp_path / "other.pt", start_from=short.checkpoint, lr=1e-3)

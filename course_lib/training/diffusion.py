@@ -57,10 +57,12 @@ def diffusion_step(model: nn.Module, optimizer, x0: torch.Tensor, config: Diffus
 def train_diffusion(model: nn.Module, data: torch.Tensor, config: DiffusionConfig = DiffusionConfig(), *,
                     labels: torch.Tensor | None = None, checkpoint: str | Path | None = None,
                     device: torch.device | None = None, progress: bool = True,
-                    callback: Callable | None = None, callback_every: int = 500) -> TrainingRun:
+                    callback: Callable | None = None, callback_every: int = 500,
+                    start_from: str | Path | None = None) -> TrainingRun:
     """Train ``model`` (a :class:`~course_lib.models.unet.UNet`) on images ``data`` ``(N, 1, 28, 28)``
     in [-1, 1] (with ``labels`` ``(N,)`` for a class-conditional model). Returns a run with
-    ``run.model``, ``run.model_ema`` (with EMA; sample from it) and the per-step ``history``."""
+    ``run.model``, ``run.model_ema`` (with EMA; sample from it) and the per-step ``history``.
+    ``start_from``: a shorter run's checkpoint (``run.checkpoint``) to continue, left as it is."""
     if config.objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {config.objective!r}; use one of {', '.join(OBJECTIVES)}")
     if data.min() < -1 - 1e-6 or data.max() > 1 + 1e-6:
@@ -81,4 +83,4 @@ def train_diffusion(model: nn.Module, data: torch.Tensor, config: DiffusionConfi
                     averages=((nets["model_ema"], model, config.ema_decay),) if config.ema_decay else (),
                     hooks=((callback_every, callback or (lambda run: None)),),
                     description=f"{config.objective} ({'conditional' if labels is not None else 'unconditional'})",
-                    progress=progress)
+                    progress=progress, start_from=start_from)

@@ -146,19 +146,28 @@ def _save(path: Path | None, run: TrainingRun, stateful: dict[str, Any], generat
 
 
 def _resume(path: Path | None, run: TrainingRun, stateful: dict[str, Any], generator: torch.Generator,
-            identity: dict, progress: bool) -> None:
+            identity: dict, progress: bool, steps: int, start_from: Path | None = None) -> None:
     if path is None:
         return
     if not path.is_file():
-        others = sorted(path.parent.glob(f"{path.stem.rsplit('-', 1)[0]}-*.pt"))
-        if others and progress:
-            print(f"training anew: no checkpoint of this configuration yet; the {len(others)} of other "
-                  f"configurations in {path.parent} are kept")
-        return
+        if start_from is not None:  # continue a shorter run of the same configuration, leaving its file as it is
+            path = Path(start_from)
+            if not path.is_file():
+                raise FileNotFoundError(f"start_from={path}: no such checkpoint; train that run first")
+        else:
+            others = sorted(path.parent.glob(f"{path.stem.rsplit('-', 1)[0]}-*.pt"))
+            if others and progress:
+                print(f"training anew: no checkpoint of this configuration yet; the {len(others)} of other "
+                      f"configurations in {path.parent} are kept")
+            return
     state = load_checkpoint(path)
-    if state.get("identity") != identity:  # a hash collision or a hand-renamed file
+    if state.get("identity") != identity:  # a hash collision, a hand-renamed file, or start_from of another run
         raise RuntimeError(f"checkpoint {path} was written by another configuration; delete it to "
                            f"train this one afresh")
+    if state["steps"] > steps:  # returning it would pass a longer run off as the one asked for
+        raise ValueError(f"checkpoint {path} holds {state['steps']} steps, more than the {steps} asked for. "
+                         f"Ask for at least {state['steps']} steps to use it, or give this run another "
+                         f"checkpoint name to train {steps} steps afresh")
     for key, obj in stateful.items():
         obj.load_state_dict(state["state"][key])
     generator.set_state(state["generator"])
@@ -181,17 +190,19 @@ def _record(run: TrainingRun, values: dict[str, torch.Tensor | float], path: Pat
 def run_loop(run: TrainingRun, step: Callable[[], dict[str, torch.Tensor | float]], config: LoopConfig, *,
              stateful: dict[str, Any], generator: torch.Generator, checkpoint: str | Path | None = None,
              identity: dict | None = None, averages: tuple = (), hooks: tuple = (),
-             description: str = "training", progress: bool = True) -> TrainingRun:
+             description: str = "training", progress: bool = True, start_from: str | Path | None = None) -> TrainingRun:
     """Call ``step()`` until ``config.steps`` updates are done (or ``config.max_seconds`` pass).
 
     ``stateful``: everything with a ``state_dict`` that a resumed run needs (networks, weight
     averages, optimisers, schedulers, image pools); ``averages``: ``(ema, model, decay)`` triples
     updated after every step; ``hooks``: ``(every, function(run))`` pairs called after every
-    ``every``-th step, before the checkpoint (snapshots, validation, live plots)."""
+    ``every``-th step, before the checkpoint (snapshots, validation, live plots); ``start_from``:
+    the checkpoint of a shorter run of the same configuration to continue while ``checkpoint``
+    holds none yet (it is read, never written: that run stays as it was)."""
     identity = identity or {}
     path = keyed_checkpoint(checkpoint, identity) if checkpoint is not None else None
     run.checkpoint = path
-    _resume(path, run, stateful, generator, identity, progress)
+    _resume(path, run, stateful, generator, identity, progress, config.steps, start_from)
     bar = tqdm(total=config.steps, initial=run.steps, desc=description, disable=not progress)
     start = time.perf_counter() - run.seconds
     while run.steps < config.steps and (config.max_seconds is None
