@@ -63,8 +63,12 @@ def train(name: str, x: torch.Tensor, limit: dict, seed: int, device: torch.devi
         draw = lambda n, g: sample_images(run.sampler, torch.randn(n, G.latent_dim, generator=g))
         return {name: draw}, run.steps, run.seconds
     config = DiffusionConfig(objective=name, seed=seed, **limit)
-    snapshots = {}   # the weight average at step AUTOGUIDANCE["bad_steps"]: the "bad version" that guides
-    keep = lambda run: run.steps == AUTOGUIDANCE["bad_steps"] and snapshots.setdefault(run.steps, copy.deepcopy(run.model_ema))
+    snapshots = {}
+
+    def keep(run):   # the weight average at step AUTOGUIDANCE["bad_steps"]: the "bad version" that guides
+        if run.steps == AUTOGUIDANCE["bad_steps"]:
+            snapshots[run.steps] = copy.deepcopy(run.model_ema)
+
     run = train_diffusion(UNet(time_scale=1000.0 if name == "flow" else 1.0), x, config, device=device, progress=False,
                           callback=keep, callback_every=AUTOGUIDANCE["bad_steps"])
     if name == "ddpm":
