@@ -57,17 +57,24 @@ SAMPLING_STEPS = {"ddpm": 20, "flow": 5, "dcgan": 1}   # lesson 07's choices (it
 AUTOGUIDANCE = {"bad_steps": 800, "guidance": (2.0, 3.0, 4.0)}
 
 
+def drawn(sample, seed: int) -> tuple[torch.Tensor, float]:
+    """1,000 images of ``sample(n, generator)`` from the fixed noise of ``seed``, and the seconds they took."""
+    start = time.perf_counter()
+    images = sample(1000, torch.Generator().manual_seed(seed + 2024))
+    return images, time.perf_counter() - start
+
+
 def train(name: str, x: torch.Tensor, limit: dict, seed: int, device: torch.device):
-    """Train one model; returns (a dict of functions that each draw n images with a generator, keyed by
-    the line's name; steps; seconds). Flow matching gives two lines from one run: its model alone, and
-    autoguided by the weight average it had at step ``AUTOGUIDANCE["bad_steps"]``."""
+    """Train one model; returns (a dict, keyed by the line's name, of functions that return the line's
+    1,000 images and their sampling seconds; steps; seconds). Flow matching gives two lines from one
+    run: its model alone, and autoguided by the weight average it had at step ``AUTOGUIDANCE["bad_steps"]``."""
     seed_everything(seed)
     if name == "dcgan":
         G, D = DCGANGenerator(width=32), DCGANDiscriminator(width=32)
         config = GANConfig(**RECIPE, seed=seed, **limit)
         run = train_gan(G, D, x, config, device=device, progress=False)
         draw = lambda n, g: sample_images(run.sampler, torch.randn(n, G.latent_dim, generator=g))
-        return {name: draw}, run.steps, run.seconds
+        return {name: lambda: drawn(draw, seed)}, run.steps, run.seconds
     config = DiffusionConfig(objective=name, seed=seed, **limit)
     snapshots = {}
 
@@ -79,18 +86,20 @@ def train(name: str, x: torch.Tensor, limit: dict, seed: int, device: torch.devi
                           callback=keep, callback_every=AUTOGUIDANCE["bad_steps"])
     if name == "ddpm":
         schedule = noise_schedule(config.schedule, config.T)
-        return {name: lambda n, g: ddim_sample(run.model_ema, n, schedule, SAMPLING_STEPS[name], g)}, run.steps, run.seconds
-    draws = {name: lambda n, g: flow_sample(run.model_ema, n, SAMPLING_STEPS[name], g, method="heun")}
+        draw = lambda n, g: ddim_sample(run.model_ema, n, schedule, SAMPLING_STEPS[name], g)
+        return {name: lambda: drawn(draw, seed)}, run.steps, run.seconds
+    draw = lambda n, g, w=1.0, bad=None: flow_sample(run.model_ema, n, SAMPLING_STEPS[name], g, method="heun",
+                                                     guidance=w, bad_model=bad)
+    draws = {name: lambda: drawn(draw, seed)}
     if not snapshots:
         print(f"flow_autoguided: no line, the run stopped before step {AUTOGUIDANCE['bad_steps']}")
-    else:
-        bad, evaluator = snapshots[AUTOGUIDANCE["bad_steps"]], load_digits_evaluator(device)
-        guide = lambda w, n, g: flow_sample(run.model_ema, n, SAMPLING_STEPS[name], g, method="heun", guidance=w, bad_model=bad)
-        fid_train = {w: feature_distances(evaluator, x[::4], guide(w, 1000, torch.Generator().manual_seed(seed + 2024)))["fid"]
-                     for w in AUTOGUIDANCE["guidance"]}
-        w = min(fid_train, key=fid_train.get)
-        print(f"autoguidance: FID against the training digits { {k: round(v, 2) for k, v in fid_train.items()} }: w = {w:g}")
-        draws[f"flow_autoguided_w{w:g}"] = lambda n, g: guide(w, n, g)
+        return draws, run.steps, run.seconds
+    bad, evaluator = snapshots[AUTOGUIDANCE["bad_steps"]], load_digits_evaluator(device)
+    guided_draws = {w: drawn(lambda n, g: draw(n, g, w, bad), seed) for w in AUTOGUIDANCE["guidance"]}
+    fid_train = {w: feature_distances(evaluator, x[::4], images)["fid"] for w, (images, _) in guided_draws.items()}
+    w = min(fid_train, key=fid_train.get)
+    print(f"autoguidance: FID against the training digits { {k: round(v, 2) for k, v in fid_train.items()} }: w = {w:g}")
+    draws[f"flow_autoguided_w{w:g}"] = lambda: guided_draws[w]   # the images the choice saw, not drawn again
     return draws, run.steps, run.seconds
 
 
@@ -115,9 +124,7 @@ def main() -> None:
             limit = dict(steps=fixed[name]) if name in fixed else dict(steps=10**9, max_seconds=args.seconds)
             draws, steps, seconds = train(name, x, limit, seed, device)
             for line, draw in draws.items():
-                start = time.perf_counter()
-                images = draw(1000, torch.Generator().manual_seed(seed + 2024))
-                sampling = time.perf_counter() - start
+                images, sampling = draw()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     scores = evaluate(images, device=device)
