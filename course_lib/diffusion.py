@@ -117,7 +117,13 @@ def guided(model: nn.Module, x: torch.Tensor, t: torch.Tensor, labels: torch.Ten
     return unconditional + guidance * (conditional - unconditional)
 
 
-def _start(model: nn.Module, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.device]:
+def _start(model: nn.Module, n: int, generator: torch.Generator,
+           bad_model: nn.Module | None = None) -> tuple[torch.Tensor, torch.device]:
+    """Put the model (and ``bad_model``) in eval mode; draw the starting noise ``(n, 1, 28, 28)`` ~ N(0, I)
+    on the model's device."""
+    for network in (model, bad_model):
+        if network is not None:
+            network.eval()
     device = next(model.parameters()).device
     return torch.randn(n, 1, 28, 28, generator=generator).to(device), device
 
@@ -132,10 +138,7 @@ def ddim_sample(model: nn.Module, n: int, schedule: NoiseSchedule, steps: int, g
     η = 0: deterministic DDIM; η = 1: ancestral sampling (DDPM's posterior on the subsequence).
     Returns images ``(n, 1, 28, 28)`` on the CPU; ``trajectory`` (a list) receives every x̂_0.
     ``guidance`` and ``bad_model``: see :func:`guided`."""
-    model.eval()
-    if bad_model is not None:
-        bad_model.eval()
-    x, device = _start(model, n, generator)
+    x, device = _start(model, n, generator, bad_model)
     times = torch.linspace(schedule.T - 1, 0, steps).round().long().tolist()
     alpha_bar = schedule.alpha_bar
     for i, t in enumerate(times):
@@ -162,10 +165,7 @@ def flow_sample(model: nn.Module, n: int, steps: int, generator: torch.Generator
     ``trajectory`` (a list) receives x after every step; ``guidance`` and ``bad_model``: see :func:`guided`."""
     if method not in ("euler", "heun"):
         raise ValueError(f"unknown method {method!r}; use 'euler' or 'heun'")
-    model.eval()
-    if bad_model is not None:
-        bad_model.eval()
-    x, device = _start(model, n, generator)
+    x, device = _start(model, n, generator, bad_model)
     times = torch.linspace(1, 0, steps + 1).tolist()
     velocity = lambda x, t: guided(model, x, torch.full((n,), t, device=device), labels, guidance, bad_model)
     for t, t_next in zip(times[:-1], times[1:]):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib.data import load_digits
-from course_lib.metrics import (classifier_two_sample_test, data_copying_test, density_coverage, evaluate,
+from course_lib.metrics import (classifier_two_sample_test, copying_verdict, data_copying_test, density_coverage, evaluate,
                                 extract, feature_statistics, format_leaderboard, frechet_distance,
                                 frechet_terms, inception_score, kernel_inception_distance, load_leaderboard,
                                 mmd2_unbiased, precision_recall, record_to_leaderboard)
@@ -183,6 +183,13 @@ def test_data_copying_flags_a_memoriser_and_not_fresh_samples():
     assert data_copying_test(train, test, far)["C_T"] > 3               # farther than unseen data: under-fitting
     result = data_copying_test(train, test, copies)
     assert result["distance_ratio"] < 0.1 and result["cells_used"] >= 5
+
+
+def test_copying_verdict_reads_the_thresholds():
+    assert copying_verdict(-5.0).startswith("DATA COPYING")
+    assert copying_verdict(-3.0).startswith("no evidence") and copying_verdict(2.9).startswith("no evidence")
+    assert copying_verdict(3.1).startswith("farther")
+    assert copying_verdict(float("nan")).startswith("not tested")
 
 
 def test_mann_whitney_z_hand_computed():

@@ -6,12 +6,12 @@ from .protocol import EvaluationResult, evaluate, extract, feature_distances, re
 from .evaluator import DigitsEvaluator, load_digits_evaluator
 from .frechet import feature_statistics, frechet_distance, frechet_terms
 from .translation import colour_spread, score_translations, to_grey
-from .scores import (classifier_two_sample_test, data_copying_test, density_coverage, inception_score,
+from .scores import (classifier_two_sample_test, copying_verdict, data_copying_test, density_coverage, inception_score,
                      kernel_inception_distance, mmd2_unbiased, precision_recall)
 
 __all__ = ["accuracy", "fit_classifier", "predict", "EvaluationResult", "evaluate", "extract", "feature_distances",
            "reference_images",
-           "colour_spread", "score_translations", "to_grey", "data_copying_test", "density_coverage", "format_leaderboard", "load_leaderboard",
+           "colour_spread", "score_translations", "to_grey", "copying_verdict", "data_copying_test", "density_coverage", "format_leaderboard", "load_leaderboard",
            "record_to_leaderboard", "DigitsEvaluator", "load_digits_evaluator",
            "feature_statistics", "frechet_distance", "frechet_terms", "classifier_two_sample_test",
            "inception_score", "kernel_inception_distance", "mmd2_unbiased", "precision_recall"]

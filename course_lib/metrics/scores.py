@@ -183,6 +183,18 @@ def data_copying_test(features_train, features_test, features_generated, cells: 
             "distance_ratio": float(d_generated.median() / d_test.median())}
 
 
+def copying_verdict(c_t: float) -> str:
+    """Meehan et al.'s reading of the data-copying statistic C_T (see :func:`data_copying_test`),
+    with thresholds of ±3: below −3 copying, above +3 farther than unseen data, between no evidence."""
+    if math.isnan(c_t):
+        return "not tested (no cell held enough samples)"
+    if c_t < -3:
+        return "DATA COPYING: closer to the training digits than unseen digits are (memorisation)"
+    if c_t > 3:
+        return "farther from the training digits than unseen digits (under-fitting, or worse samples)"
+    return "no evidence of copying: as far from the training digits as unseen digits are"
+
+
 # --------------------------------------------------------- classifier two-sample test
 def classifier_two_sample_test(features_real, features_fake, seed: int = 0) -> dict[str, float]:
     """Can a classifier tell real from generated? (Lopez-Paz & Oquab, 2017.)
