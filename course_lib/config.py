@@ -116,6 +116,20 @@ def results_dir() -> Path:
     return path
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as the course prints it: under the results or data folder as ``results/...``
+    or ``data/...`` (``$COURSE_RESULTS/...``, ``$COURSE_DATA/...`` when those are set), else
+    relative to the checkout; a saved notebook then shows no path of the machine that ran it."""
+    path = Path(path).expanduser().resolve()
+    places = [("COURSE_RESULTS", "results", results_dir), ("COURSE_DATA", "data", data_dir)]
+    for variable, name, folder in places:
+        if path.is_relative_to(folder().resolve()):
+            prefix = f"${variable}" if os.environ.get(variable) else name
+            return Path(prefix, path.relative_to(folder().resolve())).as_posix()
+    root = repo_root()
+    return path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
+
+
 _NOTEBOOK_START: dict[str, tuple[float, float]] = {}  # name -> (start time, expected minutes)
 
 
@@ -127,6 +141,9 @@ def setup_notebook(name: str, minutes: dict[str, float]) -> tuple[torch.device, 
     missing = [b for b in BUDGETS if b not in minutes]
     if missing:
         raise ValueError(f"minutes must give the expected minutes for every budget; missing {missing}")
+    if os.environ.get("COURSE_TRACE") == "1":  # the runner records which code produced the figures
+        from .figures import start_trace
+        start_trace()
     seed = get_seed()
     seed_everything(seed)
     device, budget = get_device(), get_budget()

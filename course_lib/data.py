@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from .config import data_dir
+from .config import data_dir, shown_path
 
 SPLITS = ("train", "test")
 VALUE_RANGES = ((-1.0, 1.0), (0.0, 1.0))
@@ -150,11 +150,11 @@ def load_torchvision(name: str, split: str = "train", value_range=(-1, 1),
         labels = torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64)
     except Exception as exc:  # network errors, checksum errors, unreadable files
         raise DatasetUnavailableError(
-            f"could not {'download or ' if download else ''}read {name} ({split}) in {root}: "
+            f"could not {'download or ' if download else ''}read {name} ({split}) in {shown_path(root)}: "
             f"{type(exc).__name__}: {exc}\n"
             f"- offline? The course runs on the embedded digits: load_digits() or "
             f"load_images('digits').\n"
-            f"- interrupted or corrupted download? Delete {root} and run again.") from exc
+            f"- interrupted or corrupted download? Delete {shown_path(root)} and run again.") from exc
     pixels = pixels.unsqueeze(1) if pixels.ndim == 3 else pixels.permute(0, 3, 1, 2)  # (N, C, H, W)
     return to_value_range(pixels.contiguous(), value_range), labels
 
@@ -375,7 +375,7 @@ def download_cyclegan_dataset(name: str) -> Path:
             z.extractall(root)
     except Exception as exc:
         raise DatasetUnavailableError(
-            f"could not download or unpack {name} from {url} into {root}: {type(exc).__name__}: {exc}\n"
+            f"could not download or unpack {name} from {url} into {shown_path(root)}: {type(exc).__name__}: {exc}\n"
             f"- offline? Lesson 05 runs on the embedded domain pair: load_domain_pair().\n"
             f"- corrupted archive? Delete {archive} and run again.") from exc
     return folder

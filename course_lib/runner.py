@@ -1,51 +1,106 @@
-"""Run the course: execute notebooks in place and print one line per notebook.
+"""Run the course: execute notebooks and record what each one measured.
 
 ``python -m course_lib.runner [notebooks ...]`` (what ``make course`` calls) executes every
-notebook of ``notebooks/`` in order at the current budget, saving the outputs into the
-notebook, and prints the time and the figures each notebook reported with
-:func:`report_figures`.
+notebook of ``notebooks/`` in order, in place, at the current budget and ``COURSE_SEED``, and
+prints the time and the figures each reported with :func:`report_figures`.
+
+``python -m course_lib.runner --seeds 1,2 notebooks/03_dcgan.ipynb`` executes copies instead
+(in ``results/seed-runs/``), so the committed notebook keeps its seed-0 outputs, once per seed.
+
+Every run at the ``cpu`` or ``gpu`` budget is recorded in ``notebooks/figures/<notebook>.json``
+(see :mod:`course_lib.figures`), which the lesson's results cell reads to show the other seeds.
+The kernels draw text progress bars (``COURSE_PROGRESS=text``), so that a saved notebook shows
+each bar's final state, and the notebook's metadata (``course_run``) records the run.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
+from . import figures as figures_files
 from .config import get_budget, get_seed, minutes_since_setup, results_dir
 from .io import write_atomic
 
 
 def _summary_path(notebook: str) -> Path:
+    """Where a kernel leaves its report for the runner (one per seed: runs side by side)."""
     path = results_dir() / "summaries"
     path.mkdir(parents=True, exist_ok=True)
-    return path / f"{notebook}.json"
+    return path / f"{notebook}-seed{get_seed()}.json"
 
 
-def report_figures(notebook: str, figures: dict[str, object]) -> None:
-    """Print a notebook's headline figures as a small table, and the minutes the notebook has
-    run so far against the minutes its setup cell expected; save both for the runner."""
-    width = max(len(k) for k in figures) if figures else 0
-    for key, value in figures.items():
-        print(f"{key:<{width}} : {_short(value)}")
+def report_figures(notebook: str, figures: dict[str, object], checks: dict[str, bool] | None = None) -> None:
+    """The lesson's results cell: print this run's ``figures`` beside those the other recorded
+    seeds gave (with the spread of each), how often each of ``checks`` held (a check is a
+    reading of the figures, ``{"FID_digits <= 5.0": True, ...}``), where this run happened, and
+    the minutes the notebook has run so far; save it all for the runner."""
+    checks = {name: bool(held) for name, held in (checks or {}).items()}
+    figures = {name: value.item() if hasattr(value, "item") else value for name, value in figures.items()}
+    budget, seed = get_budget(), get_seed()
+    fresh, stale = figures_files.fresh_entries(notebook, budget)
+    columns = {e["seed"]: e["figures"] for e in fresh if e["seed"] != seed} | {seed: figures}
+    held = {e["seed"]: e.get("checks", {}) for e in fresh if e["seed"] != seed} | {seed: checks}
+    print(figures_files.seed_table(columns, held, current=seed))
+    others = sorted(set(columns) - {seed})
+    print(f"\nother seeds recorded at budget {budget}: {', '.join(map(str, others)) or 'none'}"
+          + "".join(f"; seed {s} is stale (its code changed: {', '.join(stale[s][:3])}"
+                    f"{', ...' if len(stale[s]) > 3 else ''})" for s in sorted(stale) if s != seed))
+    where = figures_files.machine()
+    print(f"this run: COURSE_SEED {seed}, budget {budget}, {where['device']}, {where['threads']} threads, "
+          f"torch {where['torch']}, {where['date']}")
     timing = minutes_since_setup(notebook)
     if timing is not None:
-        print(f"this notebook ran {timing[0]:.1f} min up to here (expected about {timing[1]:g} min)")
+        print(f"this notebook ran {timing[0]:.1f} min up to here (expected about {timing[1]:g} min in all)")
     write_atomic(_summary_path(notebook), json.dumps(
-        {"budget": get_budget(), "figures": figures, "minutes": timing}, indent=1, default=str))
+        {"budget": budget, "seed": seed, "figures": figures, "checks": checks, "minutes": timing,
+         "machine": where, "units": figures_files.traced_code()}, indent=1, default=str))
 
 
-def _short(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+# ------------------------------------------------------------------ executing notebooks
+_CARRIAGE = re.compile(r"[^\n]*\r(?!\n)")
 
 
-def run_notebook(path: Path, timeout: int = 1800) -> tuple[float, dict]:
-    """Execute one notebook in place (cwd = its folder). Returns seconds and its figures.
+def clean_streams(cell) -> None:
+    """Merge a cell's consecutive outputs of the same stream and keep what a terminal shows of
+    them: a progress bar redrawn with carriage returns leaves only its last state."""
+    merged = []
+    for output in cell.get("outputs", []):
+        if (output["output_type"] == "stream" and merged and merged[-1]["output_type"] == "stream"
+                and merged[-1]["name"] == output["name"]):
+            merged[-1]["text"] += output["text"]
+        else:
+            merged.append(output)
+    for output in merged:
+        if output["output_type"] == "stream":
+            output["text"] = _CARRIAGE.sub("", output["text"].replace("\r\n", "\n"))
+    cell["outputs"] = merged
 
-    The notebook's metadata records the run (``course_run``: budget, seed, seconds), so the
-    committed file says which run its outputs come from and how long it took."""
+
+@contextlib.contextmanager
+def _environment(**values: str | None):
+    """Set (or, with None, unset) environment variables for the kernels started inside."""
+    old = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def run_notebook(path: Path, timeout: int = 1800, out: Path | None = None) -> tuple[float, dict]:
+    """Execute ``path`` (cwd = its folder) and save the executed notebook to ``out`` (default:
+    in place). Returns the seconds it took and what its results cell reported (``{}`` if none).
+
+    The notebook's metadata records the run (``course_run``: budget, seed, seconds, date,
+    threads, the code's fingerprint), and a ``cpu`` or ``gpu`` run is recorded in its figures file."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -53,14 +108,25 @@ def run_notebook(path: Path, timeout: int = 1800) -> tuple[float, dict]:
     summary.unlink(missing_ok=True)
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    seconds = time.perf_counter() - start
-    nb.metadata["course_run"] = {"budget": get_budget(), "seed": get_seed(), "seconds": round(seconds, 1),
-                                 "date": time.strftime("%Y-%m-%d")}
-    nbformat.write(nb, path)
-    figures = json.loads(summary.read_text())["figures"] if summary.exists() else {}
-    return seconds, figures
+    with _environment(COURSE_PROGRESS="text", COURSE_TRACE="1", COURSE_FIGURES=str(path.parent.resolve() / "figures")):
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        seconds = time.perf_counter() - start
+        for cell in nb.cells:
+            clean_streams(cell)
+        report = json.loads(summary.read_text()) if summary.exists() else {}
+        code = figures_files.code_record(report.get("units", {}), path)
+        where = report.get("machine") or figures_files.machine()
+        nb.metadata["course_run"] = {"budget": get_budget(), "seed": get_seed(), "seconds": round(seconds, 1),
+                                     "date": time.strftime("%Y-%m-%d"), "threads": where["threads"],
+                                     "device": where["device"], "torch": where["torch"],
+                                     "fingerprint": code["fingerprint"]}
+        nbformat.write(nb, out or path)
+        if report and get_budget() != "smoke":
+            figures_files.record_figures(path.stem, {
+                "seed": get_seed(), "budget": get_budget(), "seconds": round(seconds, 1), **where,
+                "figures": report["figures"], "checks": report.get("checks", {}), "code": code})
+    return seconds, report.get("figures", {})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,24 +134,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to run (default: every notebooks/*.ipynb in order)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--seeds", default="",
+                        help="run copies with these COURSE_SEEDs (e.g. 1,2) instead of the notebooks in place")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per kernel (e.g. 1 to run two seeds side by side)")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
         print("no notebooks found; run from the repository root", file=sys.stderr)
         return 2
-    print(f"running {len(paths)} notebook(s) at budget {get_budget()!r}")
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()] or [None]
+    print(f"running {len(paths)} notebook(s) at budget {get_budget()!r}"
+          + (f", COURSE_SEED {args.seeds} into copies" if args.seeds else ""))
     if os.environ.pop("MPLBACKEND", None):  # a non-inline backend would save the notebooks without figures
         print("MPLBACKEND unset for the kernels, so that the saved notebooks keep their figures")
+    threads = None if args.threads is None else str(args.threads)
     failed = 0
-    for path in paths:
-        try:
-            seconds, figures = run_notebook(path, args.timeout)
-        except Exception as exc:  # report and go on with the next notebook
-            failed += 1
-            print(f"{path.name:<32} FAILED: {type(exc).__name__}: {str(exc).splitlines()[-1:]}")
-            continue
-        shown = ", ".join(f"{k}={_short(v)}" for k, v in figures.items())
-        print(f"{path.name:<32} {seconds:7.1f} s   {shown}", flush=True)
+    for seed in seeds:
+        copies = None if seed is None else results_dir() / "seed-runs" / f"seed{seed}"
+        settings = ({} if seed is None else {"COURSE_SEED": str(seed)}) | ({} if threads is None else {"OMP_NUM_THREADS": threads})
+        with _environment(**settings):
+            for path in paths:
+                out = None
+                if copies is not None:
+                    copies.mkdir(parents=True, exist_ok=True)
+                    out = copies / path.name
+                try:
+                    seconds, figures = run_notebook(path, args.timeout, out)
+                except Exception as exc:  # report and go on with the next notebook
+                    failed += 1
+                    print(f"{path.name:<32} FAILED: {type(exc).__name__}: {str(exc).splitlines()[-1:]}")
+                    continue
+                shown = ", ".join(f"{k}={figures_files.short(v)}" for k, v in figures.items())
+                label = "" if seed is None else f"seed {seed} "
+                print(f"{label}{path.name:<32} {seconds:7.1f} s   {shown}", flush=True)
     return 1 if failed else 0
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data import make_loader
+from ..progress import progress as progress_bar
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator, max_shift: float = 2 / 28,
@@ -53,7 +53,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tenso
     loader = make_loader(x_train, y_train, batch_size=64, seed=seed)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
                                                    steps_per_epoch=len(loader))
-    for _ in (bar := tqdm(range(epochs), desc="classifier", disable=not progress)):
+    for _ in (bar := progress_bar(range(epochs), desc="classifier", disable=not progress)):
         model.train()
         for x, y in loader:
             loss = F.cross_entropy(model(random_affine(x, generator)), y)

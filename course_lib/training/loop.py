@@ -28,9 +28,10 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from ..config import shown_path
 from ..io import load_checkpoint, save_checkpoint
+from ..progress import progress as progress_bar
 
 # Settings that do not change what a run learns: a run resumes a checkpoint across them.
 RESUMABLE_FIELDS = ("steps", "max_seconds", "checkpoint_every")
@@ -158,7 +159,7 @@ def _resume(path: Path | None, run: TrainingRun, stateful: dict[str, Any], gener
             others = sorted(path.parent.glob(f"{path.stem.rsplit('-', 1)[0]}-*.pt"))
             if others and progress:
                 print(f"training anew: no checkpoint of this configuration yet; the {len(others)} of other "
-                      f"configurations in {path.parent} are kept")
+                      f"configurations in {shown_path(path.parent)} are kept")
             return
     state = load_checkpoint(path)
     if state.get("identity") != identity:  # a hash collision, a hand-renamed file, or start_from of another run
@@ -203,7 +204,7 @@ def run_loop(run: TrainingRun, step: Callable[[], dict[str, torch.Tensor | float
     path = keyed_checkpoint(checkpoint, identity) if checkpoint is not None else None
     run.checkpoint = path
     _resume(path, run, stateful, generator, identity, progress, config.steps, start_from)
-    bar = tqdm(total=config.steps, initial=run.steps, desc=description, disable=not progress)
+    bar = progress_bar(total=config.steps, initial=run.steps, desc=description, disable=not progress)
     start = time.perf_counter() - run.seconds
     while run.steps < config.steps and (config.max_seconds is None
                                         or time.perf_counter() - start < config.max_seconds):
