@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib.data import load_digits
-from course_lib.metrics import (classifier_two_sample_test, copying_verdict, data_copying_test, density_coverage, evaluate,
+from course_lib.metrics import (accuracy, classifier_two_sample_test, copying_verdict, data_copying_test, density_coverage, evaluate,
                                 extract, feature_statistics, format_leaderboard, frechet_distance,
                                 frechet_terms, inception_score, kernel_inception_distance, load_leaderboard,
                                 mmd2_unbiased, precision_recall, record_to_leaderboard)
@@ -412,6 +412,20 @@ def test_leaderboard_never_ranks_rows_of_different_n_or_budget_together(tmp_path
     assert load_leaderboard(path) == []
 
 
+def test_leaderboard_never_ranks_kinds_together(tmp_path, monkeypatch, test_digits):
+    """Conditional samples, a VAE's decoder means and unconditional samples answer different
+    questions: each kind is a table of its own, and recording returns nothing to print."""
+    monkeypatch.setenv("COURSE_BUDGET", "cpu")
+    path = tmp_path / "leaderboard.csv"
+    result = evaluate(test_digits[0], device=CPU)
+    for model, kind in (("GAN", "unconditional"), ("cGAN", "conditional"), ("VAE", "decoder means")):
+        assert record_to_leaderboard(model, "03", result, 1.0, kind=kind, path=path) is None
+    blocks = format_leaderboard(load_leaderboard(path)).split("\n\n")
+    assert len(blocks) == 3 and all(block.count("\n") == 2 for block in blocks)
+    assert {b.split("\n")[0].split("kind ")[1].rstrip(" -"): b.split("\n")[2].split()[0] for b in blocks} == \
+        {"unconditional": "GAN", "conditional": "cGAN", "decoder means": "VAE"}
+
+
 def test_feature_distances_in_another_networks_features(test_digits):
     from course_lib.metrics import feature_distances
 
@@ -421,3 +435,43 @@ def test_feature_distances_in_another_networks_features(test_digits):
     assert abs(same["fid"]) < 1e-5 and abs(same["kid"]) < 0.03
     noisy = feature_distances(judge, x, (x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1))
     assert noisy["fid"] > 10 and noisy["kid"] > 0.1
+
+
+# ------------------------------------------------------------- the second judge and verdicts
+def test_second_judge_is_checked_and_reads_digits(test_digits):
+    from course_lib.metrics import lenet
+
+    weights = lenet.WEIGHTS_PATH
+    assert lenet.file_sha256(weights) == lenet.checksum_path(weights).read_text().strip()
+    model = lenet.load_lenet()
+    assert accuracy(model, *test_digits) >= 0.96
+    features, probabilities = extract(test_digits[0][:10], "lenet", device=CPU)
+    assert features.shape == (10, 84) and torch.allclose(probabilities.sum(1), torch.ones(10, dtype=torch.float64))
+    real = evaluate(load_digits("train")[0][::4], protocol="lenet", device=CPU)
+    assert real.fid < 5 and real.protocol == "lenet"
+
+
+def test_verdict_needs_every_reading_to_agree_beyond_its_noise():
+    from course_lib.metrics import verdict
+
+    better = {"FID digits": (10.0, 8.0, 0.5), "FID lenet": (5.0, 4.0, 0.2), "KID digits": (0.02, 0.01, 0.002)}
+    assert verdict(better) == "helped"
+    assert verdict({k: (b, a, se) for k, (a, b, se) in better.items()}) == "hurt"
+    assert verdict({**better, "FID lenet": (5.0, 6.0, 0.2)}) == "undecided"       # the second judge disagrees
+    assert verdict({**better, "KID digits": (0.02, 0.019, 0.002)}) == "undecided"  # within two standard errors
+
+
+def test_compare_samples_sees_noise_added_to_digits(test_digits):
+    from course_lib.metrics import compare_samples, verdict
+
+    x = load_digits("train")[0]
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    clean, other = x[order[:1000]], x[order[1000:2000]]
+    noisy = (x[order[2000:3000]] + 0.5 * torch.randn(1000, 1, 28, 28, generator=torch.Generator().manual_seed(1))).clamp(-1, 1)
+    same = compare_samples(clean, other, n_boot=20, device=CPU)
+    assert set(same) == {"FID digits", "FID lenet", "KID digits"} and verdict(same) == "undecided"
+    assert all(se > 0 for _, _, se in same.values())
+    assert verdict(compare_samples(clean, noisy, n_boot=20, device=CPU)) == "hurt"
+    assert verdict(compare_samples(noisy, clean, n_boot=20, device=CPU)) == "helped"
+    fid = evaluate(clean, device=CPU).fid
+    assert same["FID digits"][0] == pytest.approx(fid, rel=1e-6)  # the same FID as the protocol's

@@ -71,20 +71,26 @@ def checksum_path(path: Path) -> Path:
     return Path(path).with_name(Path(path).name + ".sha256")
 
 
+def load_weights(path: Path, retrain_hint: str, sha256: str | None = None) -> dict:
+    """A state dict of committed weights, after checking the file against its sha256 (by
+    default the one written beside it when it was trained); never unpickles code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"the weights {path.name} are missing; {retrain_hint}")
+    if sha256 is None and checksum_path(path).is_file():
+        sha256 = checksum_path(path).read_text().strip()
+    if sha256 is None:
+        raise RuntimeError(f"no sha256 beside {path.name} ({checksum_path(path).name}); {retrain_hint}")
+    if file_sha256(path) != sha256:
+        raise RuntimeError(f"the weights {path.name} do not match their sha256 {sha256[:12]}…: the file "
+                           f"is corrupted or was replaced; {retrain_hint}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def load_digits_evaluator(device: torch.device | str = "cpu", path: Path = WEIGHTS_PATH,
                           sha256: str | None = None) -> DigitsEvaluator:
     """The trained evaluator in eval mode, its weights checked against their sha256 (by
     default the one written beside them when they were trained)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"the digits evaluator's weights are missing ({path}); {RETRAIN_HINT}")
-    if sha256 is None and checksum_path(path).is_file():
-        sha256 = checksum_path(path).read_text().strip()
-    if sha256 is None:
-        raise RuntimeError(f"no sha256 beside {path} ({checksum_path(path).name}); {RETRAIN_HINT}")
-    if file_sha256(path) != sha256:
-        raise RuntimeError(f"the digits evaluator's weights ({path}) do not match their sha256 "
-                           f"{sha256[:12]}…: the file is corrupted or was replaced; {RETRAIN_HINT}")
     model = DigitsEvaluator()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(path, RETRAIN_HINT, sha256))
     return model.to(device).eval()

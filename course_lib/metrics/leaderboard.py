@@ -1,8 +1,9 @@
 """The leaderboard: every trained model's figures in ``results/leaderboard.csv``.
 
 Each row says how it was measured -- protocol, N, reference, budget, seed -- and what kind of
-model it is (``unconditional``, ``conditional``, ``translation``, ``reference``). Rows are
-comparable only when protocol, reference, N and budget agree: :func:`format_leaderboard`
+model it is (``unconditional`` samples, ``conditional`` samples of requested classes, a VAE's
+``decoder means`` E[x|z] rather than samples, ``translation``, ``reference`` data). Rows are
+comparable only when protocol, reference, N, budget and kind agree: :func:`format_leaderboard`
 ranks each such group on its own and never mixes them.
 """
 from __future__ import annotations
@@ -19,8 +20,8 @@ from .protocol import EvaluationResult
 LEADERBOARD_COLUMNS = ["model", "kind", "lesson", "budget", "seed", "protocol", "reference", "n_samples", "fid",
                        "inception_score", "kid", "precision", "recall", "density", "coverage", "copying",
                        "train_seconds", "recorded"]
-KINDS = ("unconditional", "conditional", "translation", "reference")
-GROUP = ("protocol", "reference", "n_samples", "budget")  # rows are comparable only within a group
+KINDS = ("unconditional", "conditional", "decoder means", "translation", "reference")
+GROUP = ("protocol", "reference", "n_samples", "budget", "kind")  # rows are comparable only within a group
 
 
 def leaderboard_path() -> Path:
@@ -38,7 +39,7 @@ def load_leaderboard(path: Path | None = None) -> list[dict[str, str]]:
 
 
 def record_to_leaderboard(model: str, lesson: str, result: EvaluationResult, train_seconds: float,
-                          kind: str = "unconditional", path: Path | None = None) -> Path:
+                          kind: str = "unconditional", path: Path | None = None) -> None:
     """Add (or replace) the row of ``model`` for this lesson, budget, seed, protocol and
     reference in ``results/leaderboard.csv``, written atomically. ``kind``: one of :data:`KINDS`."""
     if kind not in KINDS:
@@ -58,15 +59,14 @@ def record_to_leaderboard(model: str, lesson: str, result: EvaluationResult, tra
     writer.writeheader()
     writer.writerows(rows)
     write_atomic(path, buffer.getvalue())
-    return path
 
 
 def format_leaderboard(rows: list[dict[str, str]]) -> str:
     """The leaderboard as fixed-width text: one table per group of comparable rows (same
-    protocol, reference, N and budget), best FID first within each."""
+    protocol, reference, N, budget and kind), best FID first within each."""
     if not rows:
         return "(no models recorded yet: run the training lessons 03-05)"
-    columns = ["model", "kind", "lesson", "seed", "fid", "inception_score", "kid", "precision", "recall",
+    columns = ["model", "lesson", "seed", "fid", "inception_score", "kid", "precision", "recall",
                "density", "coverage", "copying", "train_seconds"]
     groups: dict[tuple, list[dict[str, str]]] = {}
     for row in rows:
@@ -75,7 +75,7 @@ def format_leaderboard(rows: list[dict[str, str]]) -> str:
     for group, members in sorted(groups.items()):
         members = sorted(members, key=lambda r: float(r["fid"]))
         widths = {c: max(len(c), *(len(r[c]) for r in members)) for c in columns}
-        header = ", ".join(f"{name} {value}" for name, value in zip(("protocol", "vs", "N", "budget"), group))
+        header = ", ".join(f"{name} {value}" for name, value in zip(("protocol", "vs", "N", "budget", "kind"), group))
         lines = [f"-- {header} --", "  ".join(c.ljust(widths[c]) for c in columns)]
         lines += ["  ".join(r[c].ljust(widths[c]) for c in columns) for r in members]
         blocks.append("\n".join(lines))

@@ -4,6 +4,9 @@ Protocols (never mix their numbers in one table without saying which is which):
 
 * ``digits`` -- the course's own DigitsEvaluator (128-d features, 10 classes); samples are
   ``(N, 1, 28, 28)``.
+* ``lenet`` -- the course's second judge, LeNet-5 (84-d features, 10 classes), another
+  architecture trained by other code on the same digits (:mod:`.lenet`): a verdict that
+  the two protocols disagree on is undecided.
 * ``inception`` -- pytorch-fid's InceptionV3 (2048-d pool features, 1008 logits), images
   scaled to [0, 1], grey repeated to 3 channels and resized to 299x299 as pytorch-fid does.
 
@@ -30,7 +33,8 @@ from .frechet import feature_statistics, frechet_terms
 from .scores import (data_copying_test, density_coverage, inception_score, kernel_inception_distance,
                      precision_recall)
 
-PROTOCOLS = ("digits", "inception")
+PROTOCOLS = ("digits", "lenet", "inception")
+DIGIT_PROTOCOLS = ("digits", "lenet")  # 28x28 grey digits in, judges trained by the course
 REFERENCES = ("digits", "mnist")
 PROTOCOL_SAMPLES = 1000  # the protocol compares 1,000 samples with the 1,000 test digits
 
@@ -94,6 +98,10 @@ def _to_unit(images: torch.Tensor, value_range) -> torch.Tensor:
 def _network(protocol: str, device_type: str, random_weights: bool = False):
     if protocol == "digits":
         return load_digits_evaluator(device_type)
+    if protocol == "lenet":
+        from .lenet import load_lenet
+
+        return load_lenet(device_type)
     from .inception import InceptionNetwork
 
     return InceptionNetwork(random_weights=random_weights).to(device_type)
@@ -107,7 +115,7 @@ def extract(images: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
     device = device or get_device()
-    if protocol == "digits":
+    if protocol in DIGIT_PROTOCOLS:
         check_images(images, value_range, channels=(1,), size=(28, 28))
     else:
         check_images(images, value_range, channels=(1, 3))
@@ -116,8 +124,8 @@ def extract(images: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
     features, probabilities = [], []
     for batch in images.split(batch_size):
         x = _to_unit(batch, value_range).to(device)          # (B, C, H, W) in [0, 1]
-        if protocol == "digits":
-            x = x * 2 - 1                                    # the evaluator reads [-1, 1]
+        if protocol in DIGIT_PROTOCOLS:
+            x = x * 2 - 1                                    # the course's judges read [-1, 1]
         elif x.shape[1] == 1:
             x = x.repeat(1, 3, 1, 1)                         # grey -> RGB
         f, p = network.embed(x)                              # (B, D), (B, C)
