@@ -1,12 +1,49 @@
-"""ipywidgets explorers: move sliders, see what a generator or decoder makes of the latent."""
+"""ipywidgets explorers: move sliders, see what a generator or decoder makes of the latent.
+
+A page saved without a kernel (GitHub, the course's website) cannot run a widget. Each explorer
+therefore also carries a picture of its first state and a line of text saying so, which such a
+page shows in its place; a live notebook shows the widget itself.
+"""
 from __future__ import annotations
 
+import base64
+import io
 from typing import Callable
 
 import matplotlib.pyplot as plt
 import torch
 
 from .viz import image_grid
+
+
+def _snapshot_box(kind, children, note: str):
+    """A widget box that, on a page without a kernel, shows its last drawn picture and ``note``."""
+
+    class Snapshot(kind):
+        png: str | None = None
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs) or {}
+            bundle["text/plain"] = note
+            if self.png:
+                bundle["image/png"] = self.png
+            return bundle
+
+    return Snapshot(children)
+
+
+def _draw(output, image: torch.Tensor, size: tuple[float, float], title: str | None = None) -> str:
+    """Draw ``image`` (a grid's worth of images) into ``output``; returns it as base64 PNG."""
+    with output:
+        output.clear_output(wait=True)
+        fig, ax = plt.subplots(figsize=size)
+        ax.imshow(image_grid(image, nrow=len(image))); ax.set_axis_off()
+        if title:
+            ax.set_title(title, fontsize=9)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.show()
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -23,21 +60,20 @@ def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Ten
                                    description=f"dir {i}", continuous_update=False)
                for i in range(len(directions))]
     output = widgets.Output()
+    box = _snapshot_box(widgets.HBox, [widgets.VBox(sliders), output],
+                        f"{title}: a widget with {len(sliders)} sliders (run the notebook to move them; "
+                        f"a saved page shows its first picture)")
 
     def redraw(_=None):
         shift = sum(s.value * d for s, d in zip(sliders, directions))
         with torch.no_grad():
             image = decode((z + shift).unsqueeze(0))  # (1, C, H, W)
-        with output:
-            output.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(2.2, 2.2))
-            ax.imshow(image_grid(image, nrow=1)); ax.set_axis_off(); ax.set_title(title, fontsize=9)
-            plt.show()
+        box.png = _draw(output, image, (2.2, 2.2), title)
 
     for s in sliders:
         s.observe(redraw, names="value")
     redraw()
-    return widgets.HBox([widgets.VBox(sliders), output])
+    return box
 
 
 def class_picker(draw: Callable[[int], torch.Tensor], classes: int = 10, title: str = "digit"):
@@ -47,16 +83,15 @@ def class_picker(draw: Callable[[int], torch.Tensor], classes: int = 10, title: 
 
     picker = widgets.Dropdown(options=list(range(classes)), value=7, description=title)
     output = widgets.Output()
+    box = _snapshot_box(widgets.VBox, [picker, output],
+                        f"a widget to pick a {title} (run the notebook to use it; a saved page shows "
+                        f"its first picture, {title} {picker.value})")
 
     def redraw(_=None):
         with torch.no_grad():
             images = draw(picker.value)
-        with output:
-            output.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 1.2))
-            ax.imshow(image_grid(images, nrow=len(images))); ax.set_axis_off()
-            plt.show()
+        box.png = _draw(output, images, (6, 1.2))
 
     picker.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([picker, output])
+    return box

@@ -36,6 +36,14 @@ def test_widgets_build_and_update():
     picker.children[0].value = 3
 
 
+def test_a_widget_saved_without_a_kernel_shows_a_picture_and_says_so():
+    explorer = latent_explorer(lambda z: torch.tanh(z.sum() * torch.ones(1, 1, 28, 28)), torch.zeros(8), n_sliders=2)
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle, "a live notebook still gets the widget"
+    assert bundle["image/png"] and "run the notebook" in bundle["text/plain"]
+    assert "HBox(" not in bundle["text/plain"]
+
+
 def test_runner_saves_figures_even_when_mplbackend_is_agg(tmp_path, monkeypatch):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
