@@ -59,6 +59,45 @@ def plot_toy(points: torch.Tensor, toy: Toy | None = None, ax=None, title: str |
     return ax
 
 
+@torch.no_grad()
+def discriminator_surface(D, lim: float = 4.0, points: int = 121) -> torch.Tensor:
+    """D(x) = sigmoid(logit) on a ``points`` x ``points`` grid over [-lim, lim]², indexed
+    ``[x, y]`` (for ``imshow`` transpose it): where a 2-D discriminator says "real"."""
+    ticks = torch.linspace(-lim, lim, points)
+    grid = torch.cartesian_prod(ticks, ticks)                     # (points², 2), x-major
+    device = next(D.parameters()).device
+    return torch.sigmoid(D(grid.to(device))).cpu().view(points, points)
+
+
+def toy_frames(frames: list, steps=None, n: int = 1000, surface_steps=()):
+    """A ``train_gan`` callback that appends ``(step, samples of n fixed latents, D's surface)``
+    to ``frames`` at the ``steps`` it runs on (every one when None); the surface only at
+    ``surface_steps`` (else None)."""
+    from .training import sample_images
+
+    def record(run):
+        if steps is not None and run.steps not in steps:
+            return
+        z = torch.randn(n, run.G.latent_dim, generator=torch.Generator().manual_seed(0))
+        surface = discriminator_surface(run.D) if run.steps in surface_steps else None
+        frames.append((run.steps, sample_images(run.G, z), surface))
+    return record
+
+
+def show_toy_frames(frames: list, toy: Toy, title: str, lim: float = 3.0, surface_lim: float = 4.0) -> None:
+    """One panel per frame of :func:`toy_frames`: D's surface (red: "real", blue: "fake") under the
+    generator's samples (black) and the toy's mode centres (red crosses)."""
+    fig, axes = plt.subplots(1, len(frames), figsize=(3.2 * len(frames), 3.2))
+    for ax, (step, samples, surface) in zip(np.atleast_1d(axes), frames):
+        if surface is not None:
+            ax.imshow(surface.T, origin="lower", extent=(-surface_lim, surface_lim) * 2, vmin=0, vmax=1,
+                      cmap="RdBu_r", alpha=0.6)
+        plot_toy(samples, toy, ax=ax, lim=lim, title=f"step {step}", color="black", s=1)
+    fig.suptitle(title)
+    plt.tight_layout()
+    plt.show()
+
+
 def smooth(values, window: int = 25) -> np.ndarray:
     """Moving average of a curve over ``window`` points (the curve itself when shorter)."""
     values = np.asarray(values, dtype=float)

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from course_lib import losses
 from course_lib.augment import cutout, diff_augment, translation
@@ -265,3 +266,24 @@ def test_recompute_batch_norm_measures_the_generators_own_statistics():
         h = G.project[:2](z)                                      # (2048, 16, 7, 7), before the first batch norm
     first = fresh.project[2]
     assert torch.allclose(first.running_mean, h.mean((0, 2, 3)), atol=1e-5)   # the mean over all 2,048 latents
+
+
+def test_discriminator_memorisation_reads_how_d_ranks_seen_over_unseen():
+    from course_lib.training import discriminator_memorisation
+
+    seen, unseen = torch.randn(200, 1, 28, 28) + 1, torch.randn(300, 1, 28, 28)
+
+    class Mean(nn.Module):  # rates brighter images as more real: tells these two sets apart
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.BatchNorm1d(1)
+
+        def forward(self, x):
+            return self.norm(x.mean((1, 2, 3)).unsqueeze(1)).squeeze(1)
+
+    D = Mean()
+    before = D.norm.running_mean.clone()
+    assert discriminator_memorisation(D, seen, unseen) > 0.99
+    assert discriminator_memorisation(D, unseen, seen) < 0.01
+    assert discriminator_memorisation(D, unseen[:150], unseen[150:]) == pytest.approx(0.5, abs=0.1)
+    assert torch.equal(D.norm.running_mean, before), "D's running statistics stay as they were"

@@ -2,7 +2,7 @@
 
 DCGAN follows Radford et al. (2016): strided convolutions instead of pooling, transposed
 convolutions to upsample, batch norm, ReLU in G and LeakyReLU(0.2) in D, tanh output, and
-weights drawn from N(0, 0.02). Options add what lesson 03 measures: spectral normalisation
+weights drawn from N(0, 0.02²); the kernels are 4x4 at stride 2 (Radford et al.'s code used 5x5). Options add what lesson 03 measures: spectral normalisation
 in D, and class conditioning (G gets a label embedding, D a projection term).
 """
 from __future__ import annotations
@@ -77,7 +77,7 @@ class PackedDiscriminator(nn.Module):
 
 # --------------------------------------------------------------------------- DCGAN
 def dcgan_init(module: nn.Module) -> None:
-    """DCGAN initialisation: conv and linear weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02)."""
+    """DCGAN initialisation: conv and linear weights ~ N(0, 0.02²), batch-norm scale ~ N(1, 0.02²)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if getattr(module, "bias", None) is not None:
@@ -125,7 +125,7 @@ class DCGANDiscriminator(nn.Module):
 
     Shapes: two stride-2 convolutions, 28 -> 14 -> 7, each out = (in + 2·1 - 4)/2 + 1 = in/2.
     ``norm``: "batch" (classic DCGAN; none on the first layer), "spectral" (Miyato et al., 2018:
-    every layer 1-Lipschitz) or "none". With ``num_classes`` the logit gets a projection term
+    each weight divided by a power-iteration estimate of its largest singular value) or "none". With ``num_classes`` the logit gets a projection term
     ⟨embed(y), h⟩ (Miyato & Koyama, 2018).
     """
 

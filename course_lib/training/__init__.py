@@ -8,11 +8,11 @@
   ``train_cyclegan`` (lesson 05).
 """
 from .cyclegan import CycleGANConfig, ImagePool, discriminator_losses, generator_losses, linear_decay, train_cyclegan
-from .gan import GANConfig, GANRun, gan_step, recompute_batch_norm, train_gan
+from .gan import GANConfig, GANRun, discriminator_memorisation, gan_step, recompute_batch_norm, train_gan
 from .loop import LoopConfig, TrainingRun, ema_update, run_loop, sample_images
 from .vae import VAEConfig, binarize, negative_elbo, negative_elbo_loss, train_vae
 
 __all__ = ["CycleGANConfig", "ImagePool", "discriminator_losses", "generator_losses", "linear_decay",
-           "train_cyclegan", "GANConfig", "GANRun", "gan_step", "recompute_batch_norm", "train_gan", "LoopConfig", "TrainingRun",
+           "train_cyclegan", "GANConfig", "GANRun", "discriminator_memorisation", "gan_step", "recompute_batch_norm", "train_gan", "LoopConfig", "TrainingRun",
            "ema_update", "run_loop", "sample_images", "VAEConfig", "binarize", "negative_elbo",
            "negative_elbo_loss", "train_vae"]

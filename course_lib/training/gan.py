@@ -29,7 +29,8 @@ class GANConfig(LoopConfig):
 
     loss: one of ``course_lib.losses.GAN_LOSSES``; ``wgan-gp`` adds ``gp_weight`` × penalty.
     d_steps: discriminator updates per generator update.
-    ema_decay: also keep an exponential moving average of G's weights (e.g. 0.999).
+    ema_decay: also keep a moving average of G's weights, with this decay once warmed up
+        (``ema_update``: min(decay, (1 + t)/(10 + t)) at step t), e.g. 0.999.
     augment: DiffAugment policy applied to everything D sees, e.g. ``"translation,cutout"``.
     snapshot_every: sample the fixed latent batch every so many steps (if one is given).
     """
@@ -84,8 +85,9 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G, opt_D, batch: Callable, config: 
 @torch.no_grad()
 def recompute_batch_norm(G: nn.Module, n: int = 4096, batch_size: int = 512, seed: int = 0) -> nn.Module:
     """A copy of generator ``G`` whose batch-norm running statistics are measured afresh on ``n``
-    latents, the exact statistics of its own weights (a weight average's averaged statistics
-    only approximate them). Returns the copy in eval mode; ``G`` is unchanged."""
+    latents: an estimate of the statistics of its own weights (a weight average's averaged
+    statistics mix those of the generators it averaged). Returns the copy in eval mode; ``G`` is
+    unchanged."""
     G = copy.deepcopy(G)
     device = next(G.parameters()).device
     for module in G.modules():
@@ -97,6 +99,21 @@ def recompute_batch_norm(G: nn.Module, n: int = 4096, batch_size: int = 512, see
     for _ in range(n // batch_size):
         G(torch.randn(batch_size, G.latent_dim, generator=generator).to(device))
     return G.eval()
+
+
+@torch.no_grad()
+def discriminator_memorisation(D: nn.Module, seen: torch.Tensor, unseen: torch.Tensor) -> float:
+    """How well D tells the training images it has seen ``(N, ...)`` from held-out ones of the
+    same data ``(M, ...)``: the probability that it rates a random seen image more real than a
+    random unseen one (½: nothing memorised; 1: told apart every time). D judges both sets in
+    one batch in training mode, as in a step, on a copy (its running statistics stay as they
+    are): batch norm then treats the two sets alike."""
+    from ..metrics.scores import probability_greater
+
+    D = copy.deepcopy(D).train()
+    device = next(D.parameters()).device
+    scores = D(torch.cat([seen, unseen]).to(device)).cpu()
+    return probability_greater(scores[:len(seen)], scores[len(seen):])
 
 
 def batch_sampler(data: torch.Tensor, labels: torch.Tensor | None, batch_size: int, latent_dim: int,
