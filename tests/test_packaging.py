@@ -91,6 +91,8 @@ def test_notebook_skeleton(path):
     solutions = [c for c in nb["cells"][start:] if c["cell_type"] == "code"
                  and c["metadata"].get("jupyter", {}).get("source_hidden")]
     assert solutions and all(c["execution_count"] is not None for c in solutions)
+    # a collapsed solution hides its answer too: outputs collapsed with the code
+    assert all(c["metadata"]["jupyter"].get("outputs_hidden") for c in solutions), "collapse the solutions' outputs"
 
 
 def test_no_hard_coded_device():
