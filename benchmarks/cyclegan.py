@@ -45,6 +45,7 @@ import torch
 
 from course_lib.config import get_device, seed_everything
 from course_lib.data import load_domain_pair
+from course_lib.figures import record_benchmark, start_trace
 from course_lib.metrics import (DigitsEvaluator, accuracy, colour_spread, feature_distances, fit_classifier,
                                 load_digits_evaluator, score_translations, to_grey)
 from course_lib.models.cyclegan import PatchDiscriminator, ResnetGenerator
@@ -84,6 +85,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown configuration(s) {', '.join(unknown)}; use {', '.join(CONFIGS)} or ablation")
     seeds = [int(s) for s in args.seeds.split(",")]
+    start_trace()
     device = get_device()
     train, test = load_domain_pair("train"), load_domain_pair("test")
     evaluator_x = load_digits_evaluator(device)
@@ -115,6 +117,8 @@ def main() -> None:
             results.setdefault(name, []).append(row)
             print(f"{name:<28}{seed:>5}" + "".join(f"{v:>13{f}}" for v, f in zip(row, FORMATS))
                   + f"{run.seconds:>9.0f}", flush=True)
+            record_benchmark("cyclegan", {"config": name, "seed": seed, "steps": args.steps,
+                                          "seconds": round(run.seconds, 1), **dict(zip(COLUMNS, row))})
     print(f"\nMean (min–max) over seeds {args.seeds}, {args.steps} steps:\n")
     print("| configuration | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---|" * len(COLUMNS))

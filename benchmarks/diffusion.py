@@ -36,13 +36,13 @@ from __future__ import annotations
 import argparse
 import copy
 import time
-import warnings
 
 import torch
 
 from course_lib.config import get_device, seed_everything
 from course_lib.data import load_digits
 from course_lib.diffusion import ddim_sample, flow_sample, noise_schedule
+from course_lib.figures import record_benchmark, start_trace
 from course_lib.metrics import evaluate, feature_distances, load_digits_evaluator
 from course_lib.models.gan import DCGANDiscriminator, DCGANGenerator
 from course_lib.models.unet import UNet
@@ -115,6 +115,7 @@ def main() -> None:
     unknown = set(models) - set(MODELS)
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}")
+    start_trace()
     device = get_device()
     x, _ = load_digits("train")
     budget = f"fixed steps {fixed}" if fixed else f"{args.seconds:.0f} s of training per model and seed"
@@ -125,12 +126,14 @@ def main() -> None:
             draws, steps, seconds = train(name, x, limit, seed, device)
             for line, draw in draws.items():
                 images, sampling = draw()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    scores = evaluate(images, device=device)
+                scores = evaluate(images, device=device)
                 print(f"{line}: seed {seed} FID_digits {scores.fid:.2f} IS_digits {scores.inception_score:.2f} "
                       f"train_seconds {seconds:.0f} steps {steps} sampling_steps {SAMPLING_STEPS[name]} "
                       f"sampling_seconds_per_1000 {sampling:.1f}", flush=True)
+                record_benchmark("diffusion", {"config": line, "seed": seed, "fid": scores.fid,
+                                               "is": scores.inception_score, "train_seconds": round(seconds, 1),
+                                               "steps": steps, "sampling_steps": SAMPLING_STEPS[name],
+                                               "sampling_seconds_per_1000": round(sampling, 1)})
 
 
 if __name__ == "__main__":

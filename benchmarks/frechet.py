@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from course_lib.figures import record_benchmark, start_trace
 from course_lib.metrics.frechet import frechet_distance, pytorch_fid_frechet_distance
 
 
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    start_trace()
     mu1, sigma1, mu2, sigma2 = random_gaussians(args.dims, args.samples)
     ours_s, ours = best_time(lambda: frechet_distance(mu1, sigma1, mu2, sigma2), args.repeats)
     print(f"dimensions {args.dims}, best of {args.repeats}")
@@ -51,6 +53,9 @@ def main() -> None:
     print(f"pytorch-fid (scipy sqrtm)   : {theirs_s:8.3f} s   d² = {theirs:.10g}")
     print(f"speed ratio                 : {theirs_s / ours_s:8.1f} x   (target >= 4)")
     print(f"relative difference         : {abs(ours - theirs) / abs(theirs):8.1e}     (target <= 1e-6)")
+    record_benchmark("frechet", {"config": f"{args.dims} dimensions", "seed": 0, "repeats": args.repeats,
+                                 "ours_seconds": ours_s, "pytorch_fid_seconds": theirs_s,
+                                 "speed_ratio": theirs_s / ours_s, "relative_difference": abs(ours - theirs) / abs(theirs)})
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ import torch
 
 from course_lib.config import get_device, seed_everything
 from course_lib.data import load_digits, validation_mask
+from course_lib.figures import record_benchmark, start_trace
 from course_lib.losses import iwae_log_likelihood
 from course_lib.models.vae import ConvVAE
 from course_lib.training import VAEConfig, binarize, train_vae
@@ -100,6 +101,8 @@ def main() -> None:
     parser.add_argument("--steps-scale", type=float, default=1.0,
                         help="multiply every step count (only for a quick check that the script runs)")
     args = parser.parse_args()
+    start_trace()
+    record = args.steps_scale == 1  # a quick check is not the benchmark: its rows are not recorded
     table = configurations(args.seed)
     names = list(table) if args.configs == "all" else args.configs.split(",")
     unknown = [n for n in names if n not in table]
@@ -133,6 +136,12 @@ def main() -> None:
         kept = run.best_step if early_stopping else run.steps   # early stopping: the step of the best validation ELBO
         print(f"| {name} | {change} | {run.steps:,} | {kept:,} | {mean_se(validation[name]['elbo'])} | "
               f"{mean_se(validation[name]['nll'])} | {delta} | {run.seconds:.0f} |", flush=True)
+        if record:
+            record_benchmark("vae", {"config": name, "seed": args.seed, "split": "validation", "k": args.k,
+                                     "steps": run.steps, "kept_step": kept, "train_seconds": round(run.seconds, 1),
+                                     **figures_of(validation[name]),
+                                     **({} if previous is None else {"delta_nll_vs_previous":
+                                         figures_of({"d": validation[name]["nll"] - validation[previous]["nll"]})["d"]})})
         previous = name
 
     chosen = min(validation, key=lambda n: validation[n]["nll"].mean().item())
@@ -142,6 +151,13 @@ def main() -> None:
     print(f"test, {len(x_test)} digits binarised once (seed {EVALUATION_SEED}), {chosen} only: "
           f"-ELBO {mean_se(test['elbo'])}, IW-NLL (k = {args.k}) {mean_se(test['nll'])} nats "
           f"({time.perf_counter() - start:.0f} s)")
+    if record:
+        record_benchmark("vae", {"config": chosen, "seed": args.seed, "split": "test", "k": args.k, **figures_of(test)})
+
+
+def figures_of(scores: dict[str, torch.Tensor]) -> dict[str, list[float]]:
+    """``{name: [mean, standard error over the digits]}`` of per-digit scores."""
+    return {name: [v.mean().item(), (v.std() / math.sqrt(len(v))).item()] for name, v in scores.items()}
 
 
 if __name__ == "__main__":
