@@ -280,17 +280,20 @@ def fresh_entries(notebook: str, budget: str) -> tuple[list[dict], dict[int, lis
 
 
 def short(value) -> str:
-    """A figure as printed: floats with 4 significant digits, booleans as yes / no."""
+    """A figure as printed: floats with at most 6 significant digits (a lesson rounds what it
+    reports), booleans as yes / no."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def reading(held: list[bool]) -> str:
     """How often a check held over the seeds, in words."""
     n, k = len(held), sum(held)
+    if n == 1:
+        return "held (no other seed recorded)" if k else "failed (no other seed recorded)"
     if k == n:
-        return f"held on every seed ({k} of {n})" if n > 1 else "held on this seed only"
+        return f"held on every seed ({k} of {n})"
     return f"held on {k} of {n} seeds" if k else f"held on none of {n} seeds"
 
 
@@ -305,8 +308,8 @@ def seed_table(columns: dict[int, dict], checks: dict[int, dict], current: int |
     for name in names:
         values = [columns[s].get(name) for s in seeds]
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        spread = (f"{short(min(numbers))} to {short(max(numbers))}"
-                  if len(numbers) == len(values) > 1 else "")
+        spread = ("" if len(numbers) != len(values) or len(values) < 2 else
+                  "the same" if min(numbers) == max(numbers) else f"{short(min(numbers))} to {short(max(numbers))}")
         rows.append([name] + ["-" if v is None else short(v) for v in values] + [spread])
     check_names = list(dict.fromkeys(k for s in seeds for k in checks.get(s, {})))
     check_rows = []

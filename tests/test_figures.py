@@ -66,7 +66,9 @@ def test_seed_table_gives_spread_and_how_often_a_check_held():
     lines = text.splitlines()
     assert "seed 0 (this run)" in lines[0] and "seed 1" in lines[0]
     assert "3.42 to 3.6" in text and "held on every seed (2 of 2)" in text and "held on 1 of 2 seeds" in text
-    assert figures.short(0.7979999780654907) == "0.798" and figures.short(True) == "yes"
+    assert figures.short(0.7979999780654907) == "0.798" and figures.short(0.44315) == "0.44315"
+    assert figures.short(True) == "yes" and figures.reading([True]) == "held (no other seed recorded)"
+    assert "the same" in figures.seed_table({0: {"n": 4000}, 1: {"n": 4000}}, {})
 
 
 def test_clean_streams_keeps_the_last_state_of_a_redrawn_line():

@@ -197,6 +197,10 @@ def test_packed_discriminator():
     assert torch.allclose(D(x)[0], D(y)[0])
     with pytest.raises(ValueError, match="multiple of pack"):
         D(torch.randn(10, 2))
+    control = PackedDiscriminator(pack=4, hidden=8, duplicate=True)  # each sample packed with itself
+    control.load_state_dict(D.state_dict())
+    assert control(torch.randn(10, 2)).shape == (10,)
+    assert torch.allclose(control(x[:1]), D(x[:1].repeat(4, 1)))
 
 
 # ------------------------------------------------------------ checkpoints know their configuration

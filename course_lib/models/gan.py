@@ -56,12 +56,14 @@ class PackedDiscriminator(nn.Module):
 
     A collapsed generator makes packs of near-identical samples, which real packs never are,
     so D can see the missing variety that a one-sample D cannot. points ``(B, 2)`` ->
-    logits ``(B / pack,)``; ``B`` must be a multiple of ``pack``.
+    logits ``(B / pack,)``; ``B`` must be a multiple of ``pack``. ``duplicate=True`` is the
+    control: each sample is packed with copies of itself, so D has the same network and
+    inputs per pack but no variety to see; logits ``(B,)``.
     """
 
-    def __init__(self, pack: int = 4, hidden: int = 128, depth: int = 3):
+    def __init__(self, pack: int = 4, hidden: int = 128, depth: int = 3, duplicate: bool = False):
         super().__init__()
-        self.pack = pack
+        self.pack, self.duplicate = pack, duplicate
         layers, width = [], 2 * pack
         for _ in range(depth):
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
@@ -70,6 +72,8 @@ class PackedDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: None = None) -> torch.Tensor:
         _unconditional(labels)
+        if self.duplicate:
+            x = x.repeat_interleave(self.pack, dim=0)  # (B·pack, 2): each pack is one sample, repeated
         if x.shape[0] % self.pack:
             raise ValueError(f"batch size {x.shape[0]} is not a multiple of pack={self.pack}")
         return self.net(x.reshape(-1, 2 * self.pack)).squeeze(1)  # (B / pack,)
