@@ -27,8 +27,9 @@ judge (LeNet-5), and KID, each with a bootstrap standard error; the verdict is `
 ``hurt`` only when all three agree beyond two standard errors. Each row also gives how much D
 memorised the training digits (:func:`~course_lib.training.discriminator_memorisation`).
 Every row is appended to ``benchmarks/results/dcgan.json`` with the command and the code that
-ran, where lesson 03 reads it. About 95 minutes for every configuration and three seeds on 2 CPU
-cores; two processes of one thread each (``OMP_NUM_THREADS=1``, other seeds) run side by side.
+ran, where lesson 03 reads it (only runs of the lesson's 4,500 steps: a shorter check needs a
+``--results`` folder of its own). About two hours for the default configurations and three seeds on
+2 CPU cores, as two processes of one thread each side by side (``OMP_NUM_THREADS=1``, other seeds).
 """
 from __future__ import annotations
 
@@ -69,6 +70,12 @@ def train(name: str, seed: int, steps: int, seconds: float | None, device: torch
     return train_gan(G, D, x, config, device=device, progress=False)
 
 
+def memorisation_sets(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lesson 03's 1,000 training digits D has seen and the 1,000 test digits it has not."""
+    x = load_digits("train")[0]
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:1000]], load_digits("test")[0]
+
+
 def row(name: str, seed: int, run, samples: torch.Tensor, base: torch.Tensor | None, device) -> dict:
     """Everything the lesson reads of one configuration and seed."""
     scores = evaluate(samples, device=device)
@@ -78,7 +85,7 @@ def row(name: str, seed: int, run, samples: torch.Tensor, base: torch.Tensor | N
            "fid": scores.fid, "fid_lenet": evaluate(samples, protocol="lenet", device=device).fid,
            "is": scores.inception_score, "kid": scores.kid,
            "precision": scores.precision, "recall": scores.recall,
-           "d_memorisation": discriminator_memorisation(run.D, load_digits("train")[0][::4], load_digits("test")[0])}
+           "d_memorisation": discriminator_memorisation(run.D, *memorisation_sets(seed))}
     if base is not None:
         readings = compare_samples(base, samples, device=device, seed=seed)
         out |= {"vs_recipe": {k: list(v) for k, v in readings.items()}, "verdict": verdict(readings)}
@@ -88,10 +95,15 @@ def row(name: str, seed: int, run, samples: torch.Tensor, base: torch.Tensor | N
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
-    parser.add_argument("--configs", default=",".join(CHANGES))
+    parser.add_argument("--configs", default=",".join(c for c in CHANGES if c != "lr_2e-4"),
+                        help="configurations (lr_2e-4 is left out by default: lesson 03 measures it at equal steps)")
     parser.add_argument("--steps", type=int, default=STEPS, help="steps of the equal-steps rows")
-    parser.add_argument("--results", type=Path, default=None, help="folder of the results (default benchmarks/results)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="folder of the results (default benchmarks/results, which keeps only runs of --steps 4500)")
     args = parser.parse_args(argv)
+    if args.steps != STEPS and args.results is None:
+        parser.error(f"a run of --steps {args.steps} is not lesson 03's budget ({STEPS} steps): "
+                     f"give it a --results folder of its own, so that it does not replace the lesson's rows")
     configs = args.configs.split(",")
     unknown = set(configs) - set(CHANGES)
     if unknown:

@@ -94,13 +94,17 @@ def repo_root() -> Path | None:
     return root if (root / "pyproject.toml").is_file() else None
 
 
+def _folder(variable: str, name: str) -> Path:
+    """``$variable`` if set, else ``name/`` of the repository (of the working folder without one)."""
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser()
+    return (repo_root() or Path.cwd()) / name
+
+
 def data_dir() -> Path:
     """Where datasets land: ``COURSE_DATA`` if set, else ``data/`` of the repository
     (``./data`` when the package is installed without a checkout, as on Colab)."""
-    if os.environ.get("COURSE_DATA"):
-        path = Path(os.environ["COURSE_DATA"]).expanduser()
-    else:
-        path = (repo_root() or Path.cwd()) / "data"
+    path = _folder("COURSE_DATA", "data")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -108,10 +112,7 @@ def data_dir() -> Path:
 def results_dir() -> Path:
     """Where the lessons write figures and checkpoints: ``COURSE_RESULTS`` if set, else
     ``results/`` of the repository (git-ignored)."""
-    if os.environ.get("COURSE_RESULTS"):
-        path = Path(os.environ["COURSE_RESULTS"]).expanduser()
-    else:
-        path = (repo_root() or Path.cwd()) / "results"
+    path = _folder("COURSE_RESULTS", "results")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -121,11 +122,11 @@ def shown_path(path: str | Path) -> str:
     or ``data/...`` (``$COURSE_RESULTS/...``, ``$COURSE_DATA/...`` when those are set), else
     relative to the checkout; a saved notebook then shows no path of the machine that ran it."""
     path = Path(path).expanduser().resolve()
-    places = [("COURSE_RESULTS", "results", results_dir), ("COURSE_DATA", "data", data_dir)]
-    for variable, name, folder in places:
-        if path.is_relative_to(folder().resolve()):
+    for variable, name in (("COURSE_RESULTS", "results"), ("COURSE_DATA", "data")):
+        folder = _folder(variable, name).resolve()
+        if path.is_relative_to(folder):
             prefix = f"${variable}" if os.environ.get(variable) else name
-            return Path(prefix, path.relative_to(folder().resolve())).as_posix()
+            return Path(prefix, path.relative_to(folder)).as_posix()
     root = repo_root()
     return path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
 

@@ -19,7 +19,6 @@ Benchmarks record their results the same way, in ``benchmarks/results/<name>.jso
 from __future__ import annotations
 
 import ast
-import contextlib
 import copy
 import hashlib
 import json
@@ -33,12 +32,13 @@ from typing import Callable, Iterable
 
 import torch
 
-from .config import get_device, repo_root
-from .io import write_atomic
+from .config import get_device, repo_root, shown_path
+from .io import locked, write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = repo_root() or PACKAGE.parent
 MODULE = "<module>"  # the unit of a file's top-level statements: constants and class fields
+FILE = "<file>"      # the unit of a data file the code read: its bytes
 # code that shows or records figures but cannot move one: left out of an entry's code
 PLUMBING = ("course_lib/figures.py", "course_lib/runner.py", "course_lib/progress.py", "course_lib/widgets.py")
 
@@ -56,44 +56,80 @@ def benchmark_path(name: str, folder: Path | None = None) -> Path:
 
 
 # ------------------------------------------------------------------ which code ran
-_traced: set | None = None
+_traced: set | None = None                      # code objects that ran since start_trace
+_sources: dict[str, str] = {}                   # the course's source files as they were when the trace began
+_files: set[str] = set()                        # data files the traced code read (weights)
+_inherited: dict[str, str] = {}                 # units of the runs whose checkpoints were resumed
+_previous_trace = None
 
 
 def start_trace() -> None:
     """Remember every Python function that runs from now on (the runner's kernels and the
-    benchmarks call this; :func:`traced_code` says which of them are the course's own)."""
-    global _traced
+    benchmarks call this; :func:`traced_code` says which of them are the course's own). The
+    course's source files are read now, so a file edited during a long run does not change what
+    the run records. A trace function already set (a debugger) keeps running."""
+    global _traced, _previous_trace
     _traced = codes = set()
+    _sources.clear()
+    _files.clear()
+    _inherited.clear()
+    for root in (PACKAGE, ROOT / "benchmarks"):
+        for path in root.rglob("*.py") if root.is_dir() else ():
+            _sources[_relative(path)] = path.read_text(encoding="utf-8")
     frame = sys._getframe(1)
     while frame is not None:  # the functions running now (e.g. setup_notebook) ran too
         codes.add(frame.f_code)
         frame = frame.f_back
+    _previous_trace = previous = sys.gettrace()
 
     def tracer(frame, event, arg):
         codes.add(frame.f_code)
-        return None  # no line events: one call per function call
+        return previous(frame, event, arg) if previous else None  # no line events of our own
 
     sys.settrace(tracer)
 
 
 def stop_trace() -> None:
     """Stop remembering (what was traced so far stays readable by :func:`traced_code`)."""
-    sys.settrace(None)
+    sys.settrace(_previous_trace)
+
+
+def tracing() -> bool:
+    """Whether this process records the code it runs (the runner's kernels, the benchmarks)."""
+    return _traced is not None
+
+
+def note_file(path: Path) -> None:
+    """Record that the traced code read ``path`` (weights): its bytes are part of the code record."""
+    if tracing() and _ours(Path(path)):
+        _files.add(_relative(Path(path)))
+
+
+def inherit(units: dict[str, str] | None) -> None:
+    """A resumed checkpoint's figures come from the code that trained it, not from code that
+    runs now: add that code (recorded in the checkpoint) to this run's record. A checkpoint
+    written without a record makes the run's entry stale: its code is unknown."""
+    if tracing():
+        _inherited.update(units if units is not None else {"a checkpoint written without its code::?": "unknown"})
 
 
 def traced_code() -> dict[str, str]:
     """``{unit: digest}`` of the course's own code that ran since :func:`start_trace`: each
     function of ``course_lib`` or ``benchmarks`` (a method as ``Class.method``, a nested
-    function as the function around it) and each touched file's top-level statements."""
+    function as the function around it), each touched file's top-level statements, the data
+    files it read, and the code of any checkpoint it resumed."""
     if _traced is None:
         return {}
-    units = set()
+    units = {f"{relative}::{FILE}" for relative in _files}
     for code in list(_traced):
         path = Path(code.co_filename)
-        if path.suffix == ".py" and path.is_file() and _ours(path) and _relative(path) not in PLUMBING:
-            name = _unit_at(_relative(path), code.co_firstlineno)
-            units |= {f"{_relative(path)}::{name}", f"{_relative(path)}::{MODULE}"}
-    return {unit: unit_digest(unit) for unit in sorted(units)}
+        if path.suffix == ".py" and path.is_file() and _ours(path):
+            relative = _relative(path)
+            if relative in _sources and relative not in PLUMBING:
+                name = _unit_at(relative, code.co_firstlineno, _sources[relative])
+                units |= {f"{relative}::{name}", f"{relative}::{MODULE}"}
+    recorded = {unit: unit_digest(unit, _sources.get(unit.split("::")[0])) for unit in units}
+    return dict(sorted((recorded | _inherited).items()))
 
 
 def _ours(path: Path) -> bool:
@@ -105,14 +141,17 @@ def _relative(path: Path) -> str:
     return path.resolve().relative_to(ROOT).as_posix()
 
 
-@lru_cache(maxsize=None)
-def _tree(relative: str, stamp: float) -> ast.Module:
-    return ast.parse((ROOT / relative).read_text(encoding="utf-8"))
+@lru_cache(maxsize=64)
+def _tree(text: str) -> ast.Module:
+    return ast.parse(text)
 
 
-def _parse(relative: str) -> ast.Module | None:
-    path = ROOT / relative
-    return _tree(relative, path.stat().st_mtime) if path.is_file() else None
+def _parse(relative: str, text: str | None = None) -> ast.Module | None:
+    """A source file's syntax tree, from ``text`` or from the file as it is now."""
+    if text is None:
+        path = ROOT / relative
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+    return _tree(text) if text is not None else None
 
 
 def _defs(body: list) -> Iterable[ast.AST]:
@@ -124,9 +163,9 @@ def _span(node: ast.AST) -> tuple[int, int]:
     return first, node.end_lineno
 
 
-def _unit_at(relative: str, line: int) -> str:
+def _unit_at(relative: str, line: int, text: str | None = None) -> str:
     """The unit whose code starts at ``line``: the top-level function or method around it."""
-    for node in _defs(_parse(relative).body):
+    for node in _defs(_parse(relative, text).body):
         first, last = _span(node)
         if first <= line <= last and isinstance(node, ast.ClassDef):
             for method in _defs(node.body):
@@ -150,12 +189,15 @@ def _without_docstrings(node: ast.AST) -> ast.AST:
 
 
 def _skeleton(tree: ast.Module) -> ast.Module:
-    """A module's top-level statements that can change what its functions compute: constants and
-    class bodies (fields, bases, decorators). Functions and methods are units of their own, and
-    imports only bind names, so adding a function or an import stales nothing."""
+    """A module's top-level statements that can change what its functions compute: constants,
+    class bodies (fields, bases, decorators) and imports under another name (``import x as y``).
+    Functions and methods are units of their own, and a plain import only binds a name, so adding
+    a function or an import stales nothing."""
     skeleton = _without_docstrings(tree)
-    keep = lambda body: [n for n in body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                               ast.Import, ast.ImportFrom))]
+    renamed = lambda n: isinstance(n, (ast.Import, ast.ImportFrom)) and any(
+        a.asname and a.asname != a.name.split(".")[-1] for a in n.names)
+    keep = lambda body: [n for n in body if renamed(n) or not isinstance(
+        n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom))]
     skeleton.body = keep(skeleton.body)
     for node in skeleton.body:
         if isinstance(node, ast.ClassDef):
@@ -163,53 +205,78 @@ def _skeleton(tree: ast.Module) -> ast.Module:
     return skeleton
 
 
-def _find(tree: ast.Module, name: str) -> ast.AST | None:
+def _find(tree: ast.Module, name: str) -> list[ast.AST]:
+    """The definitions a unit names: all of them when one name is defined twice (a property's
+    getter and setter)."""
     if name == MODULE:
-        return _skeleton(tree)
-    parts, body = name.split("."), tree.body
-    node = None
-    for part in parts:
+        return [_skeleton(tree)]
+    *outer, last = name.split(".")
+    body = tree.body
+    for part in outer:
         node = next((n for n in _defs(body) if n.name == part), None)
         if node is None:
-            return None
+            return []
         body = node.body
-    return _without_docstrings(node)
+    return [_without_docstrings(n) for n in _defs(body) if n.name == last]
 
 
-def unit_digest(unit: str) -> str:
+def canonical(node) -> str:
+    """A text of a syntax tree that does not depend on the Python version: node types and
+    their fields, without positions, expression contexts, and fields that are empty or None
+    (versions add such fields, as 3.12 did with ``type_params``)."""
+    if isinstance(node, ast.AST):
+        fields = [(k, canonical(v)) for k, v in ast.iter_fields(node)
+                  if k not in ("ctx", "type_params", "type_comment") and v not in (None, [])]
+        return f"{type(node).__name__}({', '.join(f'{k}={v}' for k, v in fields)})"
+    if isinstance(node, list):
+        return "[" + ", ".join(canonical(v) for v in node) + "]"
+    return repr(node)
+
+
+def unit_digest(unit: str, text: str | None = None) -> str:
     """A short sha1 of a unit's code (``"course_lib/losses.py::gradient_penalty"``), without
-    docstrings and comments; ``"missing"`` when the file or function no longer exists."""
+    docstrings and comments, from ``text`` or from the file as it is now; of a data file's bytes
+    (``"...pt::<file>"``); ``"missing"`` when the file or function no longer exists."""
     relative, name = unit.split("::")
-    tree = _parse(relative)
-    node = _find(tree, name) if tree is not None else None
-    if node is None:
+    if name == FILE:
+        path = ROOT / relative
+        return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.is_file() else "missing"
+    tree = _parse(relative, text) if relative.endswith(".py") else None
+    nodes = _find(tree, name) if tree is not None else []
+    if not nodes:
         return "missing"
-    return hashlib.sha1(ast.dump(node, include_attributes=False).encode()).hexdigest()[:12]
+    return hashlib.sha1("".join(canonical(n) for n in nodes).encode()).hexdigest()[:12]
 
 
-def cells_digest(notebook: Path) -> str:
+def cells_digest(cells: list, up_to_results: bool = True) -> str:
     """A short sha1 of a notebook's code cells up to its results cell (the first that calls
-    ``report_figures``), compared as code: comments and blank lines do not count."""
+    ``report_figures``; all of them with ``up_to_results=False``), compared as code: comments and
+    blank lines do not count. ``cells``: the notebook's cells (``nb.cells``, or its JSON's)."""
     digest = hashlib.sha1()
-    for cell in json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]:
+    for cell in cells:
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"])
         try:
-            digest.update(ast.dump(ast.parse(source)).encode())
+            digest.update(canonical(ast.parse(source)).encode())
         except SyntaxError:  # IPython magics: compare the text
             digest.update(source.strip().encode())
-        if "report_figures(" in source:
+        if up_to_results and "report_figures(" in source:
             break
     return digest.hexdigest()[:12]
 
 
-def code_record(units: dict[str, str], notebook: Path | None = None) -> dict:
+def notebook_cells(notebook: Path) -> list:
+    """The cells of a notebook file."""
+    return json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+
+
+def code_record(units: dict[str, str], cells: list | None = None) -> dict:
     """What an entry keeps of its code: the units' digests, the cells' digest, and one
     fingerprint over both."""
     record = {"units": dict(sorted(units.items()))}
-    if notebook is not None:
-        record["cells"] = cells_digest(notebook)
+    if cells is not None:
+        record["cells"] = cells_digest(cells)
     record["fingerprint"] = hashlib.sha1(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
     return record
 
@@ -218,7 +285,7 @@ def changed_code(record: dict, notebook: Path | None = None) -> list[str]:
     """What changed since ``record`` was taken: the units whose code differs now, and
     ``"cells"`` when the notebook's code cells do. Empty when the record is fresh."""
     changed = [unit for unit, digest in record.get("units", {}).items() if unit_digest(unit) != digest]
-    if notebook is not None and record.get("cells") != cells_digest(notebook):
+    if notebook is not None and record.get("cells") != cells_digest(notebook_cells(notebook)):
         changed.append(f"the code cells of {Path(notebook).name}")
     return changed
 
@@ -233,19 +300,6 @@ def machine() -> dict:
 
 
 # ------------------------------------------------------------------ figures files
-@contextlib.contextmanager
-def _locked(path: Path):
-    """Hold a lock beside ``path`` while reading and rewriting it (two runs side by side)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as handle:
-        try:
-            import fcntl
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except ImportError:  # Windows: runs side by side are not supported there
-            pass
-        yield
-
-
 def load_figures(notebook: str) -> list[dict]:
     """The entries recorded for a notebook (empty when none are, or outside a checkout)."""
     path = figures_path(notebook)
@@ -256,7 +310,7 @@ def record_figures(notebook: str, entry: dict) -> Path:
     """Add ``entry`` (a run's ``seed``, ``budget``, figures, checks, provenance and code) to
     the notebook's figures file, replacing the entry of the same seed and budget."""
     path = figures_path(notebook)
-    with _locked(path):
+    with locked(path):
         key = lambda e: (e["budget"], e["seed"])
         entries = [e for e in load_figures(notebook) if key(e) != key(entry)] + [entry]
         entries.sort(key=key)
@@ -281,9 +335,11 @@ def fresh_entries(notebook: str, budget: str) -> tuple[list[dict], dict[int, lis
 
 def short(value) -> str:
     """A figure as printed: floats with at most 6 significant digits (a lesson rounds what it
-    reports), booleans as yes / no."""
+    reports), booleans as yes / no, a pair as "mean ± standard error"."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return " ± ".join(short(v) for v in value)
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
@@ -297,46 +353,58 @@ def reading(held: list[bool]) -> str:
     return f"held on {k} of {n} seeds" if k else f"held on none of {n} seeds"
 
 
+def _spread(values: list) -> str:
+    """The spread of one figure over the seeds: min to max of numbers, or whether texts agree."""
+    if len(values) < 2 or any(v is None for v in values):
+        return ""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(numbers) == len(values):
+        return "the same" if min(numbers) == max(numbers) else f"{short(min(numbers))} to {short(max(numbers))}"
+    return "the same" if len({short(v) for v in values}) == 1 else "differs"
+
+
+def text_table(rows: list[list[str]]) -> str:
+    """Rows of cells as fixed-width text, the first row the heading."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
 def seed_table(columns: dict[int, dict], checks: dict[int, dict], current: int | None = None) -> str:
-    """Figures and checks per seed, side by side, with the spread of each numeric figure and
-    how often each check held. ``columns``: ``{seed: {figure: value}}``; ``checks``: ``{seed:
-    {check: bool}}``; ``current``: the seed of this run (marked)."""
+    """Figures and checks per seed, side by side, with the spread of each figure and how often
+    each check held. ``columns``: ``{seed: {figure: value}}``; ``checks``: ``{seed: {check:
+    bool}}``; ``current``: the seed of this run (marked)."""
     seeds = sorted(columns)
     head = [f"seed {s}" + (" (this run)" if s == current else "") for s in seeds]
     names = list(dict.fromkeys(k for s in seeds for k in columns[s]))
-    rows = []
+    rows = [["figure"] + head + ["spread" if len(seeds) > 1 else ""]]
     for name in names:
         values = [columns[s].get(name) for s in seeds]
-        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        spread = ("" if len(numbers) != len(values) or len(values) < 2 else
-                  "the same" if min(numbers) == max(numbers) else f"{short(min(numbers))} to {short(max(numbers))}")
-        rows.append([name] + ["-" if v is None else short(v) for v in values] + [spread])
+        rows.append([name] + ["-" if v is None else short(v) for v in values] + [_spread(values)])
     check_names = list(dict.fromkeys(k for s in seeds for k in checks.get(s, {})))
-    check_rows = []
+    if check_names:
+        rows.append(["check"] + [""] * len(seeds) + [""])
     for name in check_names:
         values = [checks.get(s, {}).get(name) for s in seeds]
-        known = [v for v in values if v is not None]
-        check_rows.append([name] + ["-" if v is None else ("yes" if v else "NO") for v in values]
-                          + [reading(known)])
-    table = [["figure"] + head + ["spread" if len(seeds) > 1 else ""]] + rows
-    if check_rows:
-        table += [["check"] + [""] * len(seeds) + [""]] + check_rows
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)
+        rows.append([name] + ["-" if v is None else ("yes" if v else "NO") for v in values]
+                    + [reading([v for v in values if v is not None])])
+    return text_table(rows)
 
 
 # ------------------------------------------------------------------ benchmarks
 def record_benchmark(name: str, row: dict, argv: list[str] | None = None, folder: Path | None = None) -> Path:
     """Append one result ``row`` (``{"config": ..., "seed": ..., figures...}``) of benchmark
     ``name`` to ``benchmarks/results/<name>.json``, with the command, provenance and the code
-    that ran (call :func:`start_trace` first)."""
+    that ran (call :func:`start_trace` first: a row without its code could never go stale)."""
+    if not tracing():
+        raise RuntimeError("record_benchmark needs the code that produced the row: call "
+                           "course_lib.figures.start_trace() at the start of the benchmark")
     path = benchmark_path(name, folder)
     argv = sys.argv if argv is None else argv
     script = Path(argv[0]).resolve()
     script = _relative(script) if script.is_relative_to(ROOT) else script.name
     entry = {**row, "command": " ".join(["python", script] + list(argv[1:])),
              **machine(), "code": code_record(traced_code())}
-    with _locked(path):
+    with locked(path):
         rows = json.loads(path.read_text(encoding="utf-8"))["rows"] if path.is_file() else []
         write_atomic(path, json.dumps({"benchmark": name, "rows": rows + [entry]}, indent=1) + "\n")
     return path
@@ -358,10 +426,13 @@ def benchmark_rows(name: str, where: Callable[[dict], bool] = lambda row: True,
 def benchmark_table(rows: list[dict], columns: dict[str, str]) -> str:
     """Rows of :func:`benchmark_rows` as text: ``columns`` maps a row's key to its heading;
     a row whose code changed since it ran says so."""
+    if not rows:
+        where = benchmark_path("x").parent
+        return (f"no rows recorded: {shown_path(where)} is in the course's repository" if not where.is_dir()
+                else "no rows recorded on this machine yet")
     table = [list(columns.values()) + ["ran on"]]
     for row in rows:
-        where = f"{row['date']}, {row['threads']} thread{'s' if row['threads'] > 1 else ''}"
+        on = f"{row['date']}, {row['threads']} thread{'s' if row['threads'] > 1 else ''}"
         table.append([short(row.get(key, "-")) for key in columns]
-                     + [where + (", NOT RUN ON THIS CODE" if row["stale"] else "")])
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)
+                     + [on + (", NOT RUN ON THIS CODE" if row["stale"] else "")])
+    return text_table(table)

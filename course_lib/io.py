@@ -5,6 +5,7 @@ checkpoint of the same configuration (see :func:`load_checkpoint`).
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -27,6 +28,23 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def locked(path: str | Path):
+    """Hold an exclusive lock beside ``path`` (``.<name>.lock``) while reading and rewriting it,
+    so that two runs side by side do not lose each other's rows. POSIX only: on Windows the
+    block runs unlocked (run one at a time there)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as handle:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:

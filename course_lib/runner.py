@@ -38,20 +38,25 @@ def _summary_path(notebook: str) -> Path:
 def report_figures(notebook: str, figures: dict[str, object], checks: dict[str, bool] | None = None) -> None:
     """The lesson's results cell: print this run's ``figures`` beside those the other recorded
     seeds gave (with the spread of each), how often each of ``checks`` held (a check is a
-    reading of the figures, ``{"FID_digits <= 5.0": True, ...}``), where this run happened, and
-    the minutes the notebook has run so far; save it all for the runner."""
+    reading of the figures, ``{"FID_digits <= 5.0": True, ...}``), where each run happened, and
+    the minutes the notebook has run so far; save it all for the runner. Code run after this
+    cell cannot move the figures, so the runner's record of the code that ran stops here."""
+    figures_files.stop_trace()
     checks = {name: bool(held) for name, held in (checks or {}).items()}
     figures = {name: value.item() if hasattr(value, "item") else value for name, value in figures.items()}
-    budget, seed = get_budget(), get_seed()
+    budget, seed, where = get_budget(), get_seed(), figures_files.machine()
     fresh, stale = figures_files.fresh_entries(notebook, budget)
-    columns = {e["seed"]: e["figures"] for e in fresh if e["seed"] != seed} | {seed: figures}
-    held = {e["seed"]: e.get("checks", {}) for e in fresh if e["seed"] != seed} | {seed: checks}
+    others = [e for e in fresh if e["seed"] != seed]
+    columns = {e["seed"]: e["figures"] | {"(threads of the run)": e["threads"]} for e in others}
+    columns[seed] = figures | {"(threads of the run)": where["threads"]}
+    held = {e["seed"]: e.get("checks", {}) for e in others} | {seed: checks}
     print(figures_files.seed_table(columns, held, current=seed))
-    others = sorted(set(columns) - {seed})
-    print(f"\nother seeds recorded at budget {budget}: {', '.join(map(str, others)) or 'none'}"
+    folder = figures_files.figures_path(notebook).parent
+    recorded = (", ".join(str(e["seed"]) for e in others) or "none") if folder.is_dir() else \
+        "none here (the recorded seeds are in notebooks/figures/ of the course's repository)"
+    print(f"\nother seeds recorded at budget {budget}: {recorded}"
           + "".join(f"; seed {s} is stale (its code changed: {', '.join(stale[s][:3])}"
                     f"{', ...' if len(stale[s]) > 3 else ''})" for s in sorted(stale) if s != seed))
-    where = figures_files.machine()
     print(f"this run: COURSE_SEED {seed}, budget {budget}, {where['device']}, {where['threads']} threads, "
           f"torch {where['torch']}, {where['date']}")
     timing = minutes_since_setup(notebook)
@@ -100,13 +105,16 @@ def run_notebook(path: Path, timeout: int = 1800, out: Path | None = None) -> tu
     in place). Returns the seconds it took and what its results cell reported (``{}`` if none).
 
     The notebook's metadata records the run (``course_run``: budget, seed, seconds, date,
-    threads, the code's fingerprint), and a ``cpu`` or ``gpu`` run is recorded in its figures file."""
+    threads, the code's fingerprint, a digest of all its code cells), and a ``cpu`` or ``gpu``
+    run is recorded in its figures file."""
     import nbformat
     from nbclient import NotebookClient
 
     summary = _summary_path(path.stem)
     summary.unlink(missing_ok=True)
     nb = nbformat.read(path, as_version=4)
+    cells = [dict(c) for c in nb.cells]  # the code that runs, read before it runs
+    all_cells = figures_files.cells_digest(cells, up_to_results=False)
     start = time.perf_counter()
     with _environment(COURSE_PROGRESS="text", COURSE_TRACE="1", COURSE_FIGURES=str(path.parent.resolve() / "figures")):
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -115,12 +123,14 @@ def run_notebook(path: Path, timeout: int = 1800, out: Path | None = None) -> tu
         for cell in nb.cells:
             clean_streams(cell)
         report = json.loads(summary.read_text()) if summary.exists() else {}
-        code = figures_files.code_record(report.get("units", {}), path)
+        if not report:
+            print(f"{path.name}: no report_figures({path.stem!r}, ...) ran, so nothing is recorded for it")
+        code = figures_files.code_record(report.get("units", {}), cells)
         where = report.get("machine") or figures_files.machine()
         nb.metadata["course_run"] = {"budget": get_budget(), "seed": get_seed(), "seconds": round(seconds, 1),
                                      "date": time.strftime("%Y-%m-%d"), "threads": where["threads"],
                                      "device": where["device"], "torch": where["torch"],
-                                     "fingerprint": code["fingerprint"]}
+                                     "fingerprint": code["fingerprint"], "code_cells": all_cells}
         nbformat.write(nb, out or path)
         if report and get_budget() != "smoke":
             figures_files.record_figures(path.stem, {
@@ -129,12 +139,23 @@ def run_notebook(path: Path, timeout: int = 1800, out: Path | None = None) -> tu
     return seconds, report.get("figures", {})
 
 
+def _seeds(text: str) -> list[int]:
+    """``"1,2"`` -> ``[1, 2]``: non-negative integers, or a clear error."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        seeds = [-1]
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"--seeds takes non-negative integers separated by commas, e.g. 1,2; got {text!r}")
+    return seeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to run (default: every notebooks/*.ipynb in order)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
-    parser.add_argument("--seeds", default="",
+    parser.add_argument("--seeds", type=_seeds, default=[],
                         help="run copies with these COURSE_SEEDs (e.g. 1,2) instead of the notebooks in place")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads per kernel (e.g. 1 to run two seeds side by side)")
@@ -143,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("no notebooks found; run from the repository root", file=sys.stderr)
         return 2
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()] or [None]
+    seeds = args.seeds or [None]
     print(f"running {len(paths)} notebook(s) at budget {get_budget()!r}"
-          + (f", COURSE_SEED {args.seeds} into copies" if args.seeds else ""))
+          + (f", COURSE_SEED {', '.join(map(str, args.seeds))} into copies" if args.seeds else ""))
     if os.environ.pop("MPLBACKEND", None):  # a non-inline backend would save the notebooks without figures
         print("MPLBACKEND unset for the kernels, so that the saved notebooks keep their figures")
     threads = None if args.threads is None else str(args.threads)
@@ -163,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                     seconds, figures = run_notebook(path, args.timeout, out)
                 except Exception as exc:  # report and go on with the next notebook
                     failed += 1
-                    print(f"{path.name:<32} FAILED: {type(exc).__name__}: {str(exc).splitlines()[-1:]}")
+                    last = (str(exc).strip().splitlines() or [""])[-1]
+                    print(f"{path.name:<32} FAILED: {type(exc).__name__}: {last}")
                     continue
                 shown = ", ".join(f"{k}={figures_files.short(v)}" for k, v in figures.items())
                 label = "" if seed is None else f"seed {seed} "

@@ -16,20 +16,25 @@ import torch
 from .viz import image_grid
 
 
+class _Snapshot:
+    """Mixin for a widget box: on a page without a kernel, its last drawn picture and a note.
+    (ipywidgets 7, as on Colab, displays widgets another way; there the live widget shows.)"""
+    png: str | None = None
+    note: str = ""
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = self.note
+        if self.png:
+            bundle["image/png"] = self.png
+        return bundle
+
+
 def _snapshot_box(kind, children, note: str):
-    """A widget box that, on a page without a kernel, shows its last drawn picture and ``note``."""
-
-    class Snapshot(kind):
-        png: str | None = None
-
-        def _repr_mimebundle_(self, **kwargs):
-            bundle = super()._repr_mimebundle_(**kwargs) or {}
-            bundle["text/plain"] = note
-            if self.png:
-                bundle["image/png"] = self.png
-            return bundle
-
-    return Snapshot(children)
+    """A ``kind`` box (HBox, VBox) of ``children`` that shows ``note`` and its picture without a kernel."""
+    box = type(f"Snapshot{kind.__name__}", (_Snapshot, kind), {})(children)
+    box.note = note
+    return box
 
 
 def _draw(output, image: torch.Tensor, size: tuple[float, float], title: str | None = None) -> str:
@@ -43,6 +48,7 @@ def _draw(output, image: torch.Tensor, size: tuple[float, float], title: str | N
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", bbox_inches="tight")
         plt.show()
+        plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 

@@ -56,7 +56,90 @@ def test_the_trace_names_the_course_functions_that_ran():
     units = figures.traced_code()
     assert "course_lib/losses.py::kl_normal" in units and "course_lib/losses.py::<module>" in units
     assert "course_lib/losses.py::gradient_penalty" not in units  # not called
-    assert not figures.changed_code(figures.code_record(units))
+    assert not any(unit.startswith("course_lib/figures.py") for unit in units), "plumbing is left out"
+
+
+def _toy_package(tmp_path, monkeypatch, text):
+    """A module course_lib/toy.py under tmp_path, imported from there, with figures pointed at it."""
+    import importlib.util
+
+    module = tmp_path / "course_lib" / "toy.py"
+    _write(module, text)
+    monkeypatch.setattr(figures, "ROOT", tmp_path)
+    monkeypatch.setattr(figures, "PACKAGE", tmp_path / "course_lib")
+    spec = importlib.util.spec_from_file_location("toy_for_figures", module)
+    toy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(toy)
+    return module, toy
+
+
+def test_a_run_records_the_code_as_it_was_when_it_started(tmp_path, monkeypatch):
+    module, toy = _toy_package(tmp_path, monkeypatch, "def double(x):\n    return 2 * x\n")
+    figures.start_trace()
+    try:
+        toy.double(3)
+    finally:
+        figures.stop_trace()
+    _write(module, "\n\n\ndef double(x):\n    return x + x\n")   # edited, and moved, during the run
+    units = figures.traced_code()
+    assert units["course_lib/toy.py::double"] != figures.unit_digest("course_lib/toy.py::double")
+    assert figures.changed_code(figures.code_record(units)) == ["course_lib/toy.py::double"]
+
+
+def test_properties_aliases_and_data_files_are_part_of_the_record(tmp_path, monkeypatch):
+    text = ("from math import sqrt as root\n\nclass Box:\n    @property\n    def w(self):\n        return self._w\n\n"
+            "    @w.setter\n    def w(self, value):\n        self._w = value\n")
+    module, _ = _toy_package(tmp_path, monkeypatch, text)
+    setter, skeleton = "course_lib/toy.py::Box.w", "course_lib/toy.py::<module>"
+    before = {u: figures.unit_digest(u) for u in (setter, skeleton)}
+    _write(module, text.replace("self._w = value", "self._w = 2 * value"))
+    assert figures.unit_digest(setter) != before[setter], "a setter is part of its property's unit"
+    _write(module, text.replace("sqrt as root", "log as root"))
+    assert figures.unit_digest(skeleton) != before[skeleton], "an import under another name can change a figure"
+    weights = tmp_path / "course_lib" / "weights.pt"
+    weights.write_bytes(b"one")
+    figures.start_trace()
+    figures.stop_trace()
+    figures.note_file(weights)
+    record = figures.code_record(figures.traced_code())
+    assert "course_lib/weights.pt::<file>" in record["units"] and not figures.changed_code(record)
+    weights.write_bytes(b"two")
+    assert figures.changed_code(record) == ["course_lib/weights.pt::<file>"]
+
+
+def test_a_resumed_checkpoint_brings_the_code_that_trained_it(tmp_path):
+    import torch
+    from course_lib.data import get_toy
+    from course_lib.models.gan import MLPDiscriminator, MLPGenerator
+    from course_lib.training import GANConfig, train_gan
+
+    data = get_toy("ring").sample(64, torch.Generator().manual_seed(0))
+    run = lambda: train_gan(MLPGenerator(hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1), data,
+                            GANConfig(steps=3, batch_size=8), checkpoint=tmp_path / "gan.pt", progress=False,
+                            device=torch.device("cpu"))
+    figures.start_trace()
+    try:
+        run()                                              # trains: gan_step runs and is saved with the weights
+        trained = figures.traced_code()
+        figures.start_trace()
+        run()                                              # resumes: gan_step does not run now
+    finally:
+        figures.stop_trace()
+    resumed = figures.traced_code()
+    assert "course_lib/training/gan.py::gan_step" in trained
+    assert resumed["course_lib/training/gan.py::gan_step"] == trained["course_lib/training/gan.py::gan_step"]
+    figures.start_trace()
+    figures.inherit(None)                                  # a checkpoint written without its code
+    figures.stop_trace()
+    assert figures.changed_code(figures.code_record(figures.traced_code())), "unknown code is stale"
+
+
+def test_the_digest_does_not_depend_on_the_python_version():
+    import ast
+
+    text = figures.canonical(ast.parse("def f(x: int = 1) -> int:\n    return x + y\n"))
+    assert "ctx" not in text and "lineno" not in text and "type_params" not in text
+    assert text == figures.canonical(ast.parse("def f(x: int=1)->int:\n  return (x + y)  # the same code\n"))
 
 
 def test_seed_table_gives_spread_and_how_often_a_check_held():
@@ -117,9 +200,11 @@ def test_runner_records_seeds_and_marks_stale_entries(tmp_path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     results = "".join(o.get("text", "") for o in nb.cells[2].outputs)
     assert "seed 0 (this run)" in results and "seed 2" in results and "held on 2 of 3 seeds" in results
+    assert "(threads of the run)" in results
     bar = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert "3/3" in bar and "0/3" not in bar, "a saved notebook shows the bar's final state"
     run = nb.metadata["course_run"]
+    assert run["code_cells"] == figures.cells_digest(nb.cells, up_to_results=False)
     monkeypatch.setenv("COURSE_FIGURES", str(tmp_path / "figures"))
     fresh, stale = figures.fresh_entries("99_toy", "cpu")
     assert [e["seed"] for e in fresh] == [0, 1, 2] and not stale
@@ -134,22 +219,24 @@ def test_runner_records_seeds_and_marks_stale_entries(tmp_path, monkeypatch):
     assert not fresh and set(stale) == {0, 1, 2} and "99_toy.ipynb" in stale[1][0]
 
 
-def test_benchmark_rows_are_recorded_with_their_code(tmp_path):
-    from course_lib.losses import kl_normal
-    import torch
-
+def test_benchmark_rows_are_recorded_with_their_code_and_go_stale_with_it(tmp_path, monkeypatch):
+    module, toy = _toy_package(tmp_path, monkeypatch, "def fid():\n    return 4.0\n")
+    monkeypatch.setattr(figures, "_traced", None)           # a process that never traced
+    with pytest.raises(RuntimeError, match="start_trace"):
+        figures.record_benchmark("toy", {"config": "best", "seed": 0}, ["benchmarks/toy.py"], folder=tmp_path)
     figures.start_trace()
     try:
-        kl_normal(torch.zeros(1), torch.zeros(1))
+        for _ in range(2):  # the newest row of a configuration and seed is the one shown
+            figures.record_benchmark("toy", {"config": "best", "seed": 0, "fid": toy.fid()},
+                                     ["benchmarks/toy.py", "--seeds", "0"], folder=tmp_path)
     finally:
         figures.stop_trace()
-    for fid in (5.0, 4.0):  # the newest row of a configuration and seed is the one shown
-        figures.record_benchmark("toy", {"config": "best", "seed": 0, "fid": fid},
-                                 ["benchmarks/toy.py", "--seeds", "0"], folder=tmp_path)
     rows = figures.benchmark_rows("toy", folder=tmp_path)
     assert len(rows) == 1 and rows[0]["fid"] == 4.0 and rows[0]["stale"] == []
-    assert rows[0]["command"] == "python benchmarks/toy.py --seeds 0"
+    assert rows[0]["command"].startswith("python ") and rows[0]["command"].endswith("toy.py --seeds 0")
     text = figures.benchmark_table(rows, {"config": "configuration", "fid": "FID"})
     assert "best" in text and "NOT RUN ON THIS CODE" not in text
-    rows[0]["stale"] = ["course_lib/losses.py::kl_normal"]
+    _write(module, "def fid():\n    return 3.0\n")
+    rows = figures.benchmark_rows("toy", folder=tmp_path)
+    assert rows[0]["stale"] == ["course_lib/toy.py::fid"]
     assert "NOT RUN ON THIS CODE" in figures.benchmark_table(rows, {"fid": "FID"})

@@ -459,6 +459,7 @@ def test_verdict_needs_every_reading_to_agree_beyond_its_noise():
     assert verdict({k: (b, a, se) for k, (a, b, se) in better.items()}) == "hurt"
     assert verdict({**better, "FID lenet": (5.0, 6.0, 0.2)}) == "undecided"       # the second judge disagrees
     assert verdict({**better, "KID digits": (0.02, 0.019, 0.002)}) == "undecided"  # within two standard errors
+    assert verdict({**better, "KID digits": (0.02, 0.01, float("nan"))}) == "undecided"  # no noise estimate
 
 
 def test_compare_samples_sees_noise_added_to_digits(test_digits):
@@ -468,10 +469,18 @@ def test_compare_samples_sees_noise_added_to_digits(test_digits):
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     clean, other = x[order[:1000]], x[order[1000:2000]]
     noisy = (x[order[2000:3000]] + 0.5 * torch.randn(1000, 1, 28, 28, generator=torch.Generator().manual_seed(1))).clamp(-1, 1)
-    same = compare_samples(clean, other, n_boot=20, device=CPU)
+    with pytest.raises(ValueError, match="paired=False"):
+        compare_samples(clean, other[:500], device=CPU)
+    same = compare_samples(clean, other, paired=False, n_boot=20, device=CPU)
     assert set(same) == {"FID digits", "FID lenet", "KID digits"} and verdict(same) == "undecided"
     assert all(se > 0 for _, _, se in same.values())
     assert verdict(compare_samples(clean, noisy, n_boot=20, device=CPU)) == "hurt"
     assert verdict(compare_samples(noisy, clean, n_boot=20, device=CPU)) == "helped"
     fid = evaluate(clean, device=CPU).fid
     assert same["FID digits"][0] == pytest.approx(fid, rel=1e-6)  # the same FID as the protocol's
+    from course_lib.metrics import mmd2_unbiased, reference_features
+    kid = mmd2_unbiased(reference_features("digits", device=CPU), extract(clean, device=CPU)[0])
+    assert same["KID digits"][0] == pytest.approx(kid, rel=1e-6)  # and the unbiased MMD² of the full sets
+    paired = compare_samples(clean, (clean + 0.3).clamp(-1, 1), n_boot=20, device=CPU)
+    unpaired = compare_samples(clean, (clean + 0.3).clamp(-1, 1), paired=False, n_boot=20, device=CPU)
+    assert paired["FID lenet"][2] < unpaired["FID lenet"][2], "pairs drawn from the same latents share their noise"

@@ -4,7 +4,7 @@ scratch; and verdicts on a change that both judges must agree on."""
 from .compare import compare_samples, verdict
 from .leaderboard import format_leaderboard, load_leaderboard, record_to_leaderboard
 from .classifier import accuracy, fit_classifier, predict
-from .protocol import EvaluationResult, evaluate, extract, feature_distances, reference_images
+from .protocol import EvaluationResult, evaluate, extract, feature_distances, reference_features, reference_images
 from .evaluator import DigitsEvaluator, load_digits_evaluator
 from .frechet import feature_statistics, frechet_distance, frechet_terms
 from .translation import colour_spread, score_translations, to_grey
@@ -12,7 +12,7 @@ from .scores import (classifier_two_sample_test, copying_verdict, data_copying_t
                      kernel_inception_distance, mmd2_unbiased, precision_recall)
 
 __all__ = ["compare_samples", "verdict", "accuracy", "fit_classifier", "predict", "EvaluationResult", "evaluate", "extract", "feature_distances",
-           "reference_images",
+           "reference_features", "reference_images",
            "colour_spread", "score_translations", "to_grey", "copying_verdict", "data_copying_test", "density_coverage", "format_leaderboard", "load_leaderboard",
            "record_to_leaderboard", "DigitsEvaluator", "load_digits_evaluator",
            "feature_statistics", "frechet_distance", "frechet_terms", "classifier_two_sample_test",

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..figures import note_file
+
 WEIGHTS_PATH = Path(__file__).with_name("digits_evaluator.pt")
 FEATURE_DIM = 128
 RETRAIN_HINT = "retrain it with `python -m course_lib.metrics.train_evaluator` (a few minutes on a CPU)"
@@ -84,6 +86,7 @@ def load_weights(path: Path, retrain_hint: str, sha256: str | None = None) -> di
     if file_sha256(path) != sha256:
         raise RuntimeError(f"the weights {path.name} do not match their sha256 {sha256[:12]}…: the file "
                            f"is corrupted or was replaced; {retrain_hint}")
+    note_file(path)  # retrained weights move every figure read through them
     return torch.load(path, map_location="cpu", weights_only=True)
 
 

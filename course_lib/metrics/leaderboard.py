@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..config import get_budget, get_seed, results_dir
-from ..io import write_atomic
+from ..io import locked, write_atomic
 from .protocol import EvaluationResult
 
 LEADERBOARD_COLUMNS = ["model", "kind", "lesson", "budget", "seed", "protocol", "reference", "n_samples", "fid",
@@ -53,12 +53,13 @@ def record_to_leaderboard(model: str, lesson: str, result: EvaluationResult, tra
            "copying": f"{result.copying:.2f}", "train_seconds": f"{train_seconds:.1f}",
            "recorded": time.strftime("%Y-%m-%d %H:%M")}
     key = lambda r: (r["model"], r["lesson"], r["budget"], r["seed"], r["protocol"], r["reference"])
-    rows = [r for r in load_leaderboard(path) if key(r) != key(row)] + [row]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LEADERBOARD_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, buffer.getvalue())
+    with locked(path):  # two lessons run side by side (other seeds) share the file
+        rows = [r for r in load_leaderboard(path) if key(r) != key(row)] + [row]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=LEADERBOARD_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(path, buffer.getvalue())
 
 
 def format_leaderboard(rows: list[dict[str, str]]) -> str:

@@ -174,6 +174,14 @@ def _reference(protocol: str, device_type: str, random_weights: bool, reference:
     return features, feature_statistics(features), train_features, cells
 
 
+def reference_features(protocol: str = "digits", reference: str = "digits",
+                       device: torch.device | None = None) -> torch.Tensor:
+    """Features ``(1000, D)`` of the images of ``reference`` under ``protocol`` (computed once
+    per process)."""
+    device = device or get_device()
+    return _reference(protocol, device.type, False, reference)[0]
+
+
 def evaluate(samples: torch.Tensor, protocol: str = "digits", value_range=(-1, 1),
              device: torch.device | None = None, seed: int = 0, random_weights: bool = False,
              reference: str = "digits") -> EvaluationResult:

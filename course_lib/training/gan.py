@@ -110,6 +110,9 @@ def discriminator_memorisation(D: nn.Module, seen: torch.Tensor, unseen: torch.T
     are): batch norm then treats the two sets alike."""
     from ..metrics.scores import probability_greater
 
+    if getattr(D, "num_classes", None):
+        raise ValueError("discriminator_memorisation reads an unconditional D; a conditional D needs the "
+                         "labels of both sets, which this function does not take")
     D = copy.deepcopy(D).train()
     device = next(D.parameters()).device
     scores = D(torch.cat([seen, unseen]).to(device)).cpu()

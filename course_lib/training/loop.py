@@ -29,6 +29,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from .. import figures
 from ..config import shown_path
 from ..io import load_checkpoint, save_checkpoint
 from ..progress import progress as progress_bar
@@ -140,10 +141,11 @@ def keyed_checkpoint(path: str | Path, identity: dict) -> Path:
 # -------------------------------------------------------------------------- the loop
 def _save(path: Path | None, run: TrainingRun, stateful: dict[str, Any], generator: torch.Generator,
           identity: dict) -> None:
-    if path is not None:
+    if path is not None:  # "code": what trained it, when the runner records it (lesson figures, benchmarks)
         save_checkpoint(path, {"identity": identity, "state": {k: v.state_dict() for k, v in stateful.items()},
                                "generator": generator.get_state(), "history": run.history,
-                               "extras": run.extras, "steps": run.steps, "seconds": run.seconds})
+                               "extras": run.extras, "steps": run.steps, "seconds": run.seconds,
+                               "code": figures.traced_code() if figures.tracing() else None})
 
 
 def _resume(path: Path | None, run: TrainingRun, stateful: dict[str, Any], generator: torch.Generator,
@@ -172,6 +174,7 @@ def _resume(path: Path | None, run: TrainingRun, stateful: dict[str, Any], gener
     for key, obj in stateful.items():
         obj.load_state_dict(state["state"][key])
     generator.set_state(state["generator"])
+    figures.inherit(state.get("code"))  # the figures of this run now come from that run's code too
     run.history, run.extras, run.steps, run.seconds = (state["history"], state["extras"], state["steps"],
                                                        state["seconds"])
     if progress:
