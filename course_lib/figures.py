@@ -250,13 +250,16 @@ def unit_digest(unit: str, text: str | None = None) -> str:
 
 def cells_digest(cells: list, up_to_results: bool = True) -> str:
     """A short sha1 of a notebook's code cells up to its results cell (the first that calls
-    ``report_figures``; all of them with ``up_to_results=False``), compared as code: comments and
-    blank lines do not count. ``cells``: the notebook's cells (``nb.cells``, or its JSON's)."""
+    ``report_figures``), compared as code: comments and blank lines do not count, nor does the
+    setup cell, whose only setting says how long the lesson takes. With ``up_to_results=False``:
+    every code cell. ``cells``: the notebook's cells (``nb.cells``, or its JSON's)."""
     digest = hashlib.sha1()
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"])
+        if up_to_results and "setup_notebook(" in source:
+            continue
         try:
             digest.update(canonical(ast.parse(source)).encode())
         except SyntaxError:  # IPython magics: compare the text

@@ -211,6 +211,7 @@ def test_runner_records_seeds_and_marks_stale_entries(tmp_path, monkeypatch):
     assert run["fingerprint"] == fresh[0]["code"]["fingerprint"]
 
     nb.cells[3].source = "print('another exercise')"   # after the results cell: the figures stand
+    nb.cells[0].source = nb.cells[0].source.replace("'cpu': 0.1", "'cpu': 0.2")  # and the expected minutes
     nbformat.write(nb, path)
     assert not figures.fresh_entries("99_toy", "cpu")[1]
     nb.cells[1].source += "\nvalue = value + 0"          # before it: every entry is stale
