@@ -25,7 +25,9 @@ Each row is compared with the recipe's samples of the same seed by
 :func:`course_lib.metrics.compare_samples`: FID under the digits evaluator and under the second
 judge (LeNet-5), and KID, each with a bootstrap standard error; the verdict is ``helped`` or
 ``hurt`` only when all three agree beyond two standard errors. Each row also gives how much D
-memorised the training digits (:func:`~course_lib.training.discriminator_memorisation`).
+memorised the training digits (:func:`~course_lib.training.discriminator_memorisation`, on clean
+digits, and for DiffAugment also on augmented ones, which is what its D saw), and the gap between
+D's mean rating of real and fake images over the last 200 steps.
 Every row is appended to ``benchmarks/results/dcgan.json`` with the command and the code that
 ran, where lesson 03 reads it (only runs of the lesson's 4,500 steps: a shorter check needs a
 ``--results`` folder of its own). About two hours for the default configurations and three seeds on
@@ -40,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from course_lib.augment import diff_augment
 from course_lib.config import get_device, seed_everything
 from course_lib.data import load_digits
 from course_lib.figures import record_benchmark, start_trace
@@ -85,7 +88,13 @@ def row(name: str, seed: int, run, samples: torch.Tensor, base: torch.Tensor | N
            "fid": scores.fid, "fid_lenet": evaluate(samples, protocol="lenet", device=device).fid,
            "is": scores.inception_score, "kid": scores.kid,
            "precision": scores.precision, "recall": scores.recall,
-           "d_memorisation": discriminator_memorisation(run.D, *memorisation_sets(seed))}
+           "d_memorisation": discriminator_memorisation(run.D, *memorisation_sets(seed)),
+           "d_gap": float(np.mean(run.history["D_real"][-200:]) - np.mean(run.history["D_fake"][-200:]))}
+    policy = CHANGES[name.replace("_raw_g", "")][0].get("augment")
+    if policy:  # what this D saw in training: augmented digits
+        g = torch.Generator().manual_seed(seed)
+        out["d_memorisation_augmented"] = discriminator_memorisation(
+            run.D, *memorisation_sets(seed), augment=lambda x: diff_augment(x, policy, g))
     if base is not None:
         readings = compare_samples(base, samples, device=device, seed=seed)
         out |= {"vs_recipe": {k: list(v) for k, v in readings.items()}, "verdict": verdict(readings)}

@@ -26,6 +26,19 @@ def test_dcgan_shapes_and_ranges(norm):
     assert count_parameters(G) > 0
 
 
+@pytest.mark.parametrize("norm", ["batch", "spectral", "none"])
+def test_every_discriminator_starts_from_dcgans_initial_weights(norm):
+    """A spectrally normalised layer is initialised through its raw weight: the same N(0, 0.02²)
+    start as the others, so a spectral-norm row changes the normalisation only."""
+    from torch.nn.utils import parametrize
+
+    torch.manual_seed(0)
+    D = DCGANDiscriminator(width=32, norm=norm)
+    for layer in [m for m in D.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]:
+        raw = layer.parametrizations.weight.original if parametrize.is_parametrized(layer, "weight") else layer.weight
+        assert abs(raw.std().item() - 0.02) < 0.004, (norm, layer)
+
+
 def test_conditional_dcgan_needs_labels():
     G = DCGANGenerator(latent_dim=16, width=8, num_classes=10)
     D = DCGANDiscriminator(width=8, norm="spectral", num_classes=10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 
@@ -81,9 +82,11 @@ class PackedDiscriminator(nn.Module):
 
 # --------------------------------------------------------------------------- DCGAN
 def dcgan_init(module: nn.Module) -> None:
-    """DCGAN initialisation: conv and linear weights ~ N(0, 0.02²), batch-norm scale ~ N(1, 0.02²)."""
+    """DCGAN initialisation: conv and linear weights ~ N(0, 0.02²), batch-norm scale ~ N(1, 0.02²).
+    A spectrally normalised layer gets it on its raw weight (its ``weight`` is computed from it)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        raw = parametrize.is_parametrized(module, "weight")
+        nn.init.normal_(module.parametrizations.weight.original if raw else module.weight, 0.0, 0.02)
         if getattr(module, "bias", None) is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.BatchNorm2d):
@@ -129,8 +132,9 @@ class DCGANDiscriminator(nn.Module):
 
     Shapes: two stride-2 convolutions, 28 -> 14 -> 7, each out = (in + 2·1 - 4)/2 + 1 = in/2.
     ``norm``: "batch" (classic DCGAN; none on the first layer), "spectral" (Miyato et al., 2018:
-    each weight divided by a power-iteration estimate of its largest singular value) or "none". With ``num_classes`` the logit gets a projection term
-    ⟨embed(y), h⟩ (Miyato & Koyama, 2018).
+    each weight divided by a power-iteration estimate of its largest singular value, one iteration
+    each time D runs in training mode) or "none". With ``num_classes`` the logit gets a projection
+    term ⟨embed(y), h⟩ (Miyato & Koyama, 2018).
     """
 
     def __init__(self, width: int = 64, norm: str = "batch", num_classes: int | None = None):

@@ -102,12 +102,14 @@ def recompute_batch_norm(G: nn.Module, n: int = 4096, batch_size: int = 512, see
 
 
 @torch.no_grad()
-def discriminator_memorisation(D: nn.Module, seen: torch.Tensor, unseen: torch.Tensor) -> float:
+def discriminator_memorisation(D: nn.Module, seen: torch.Tensor, unseen: torch.Tensor,
+                               augment: Callable = lambda x: x) -> float:
     """How well D tells the training images it has seen ``(N, ...)`` from held-out ones of the
     same data ``(M, ...)``: the probability that it rates a random seen image more real than a
     random unseen one (½: nothing memorised; 1: told apart every time). D judges both sets in
     one batch in training mode, as in a step, on a copy (its running statistics stay as they
-    are): batch norm then treats the two sets alike."""
+    are): batch norm then treats the two sets alike. ``augment``: what D saw in training
+    (DiffAugment), applied to both sets alike."""
     from ..metrics.scores import probability_greater
 
     if getattr(D, "num_classes", None):
@@ -115,7 +117,7 @@ def discriminator_memorisation(D: nn.Module, seen: torch.Tensor, unseen: torch.T
                          "labels of both sets, which this function does not take")
     D = copy.deepcopy(D).train()
     device = next(D.parameters()).device
-    scores = D(torch.cat([seen, unseen]).to(device)).cpu()
+    scores = D(augment(torch.cat([seen, unseen]).to(device))).cpu()
     return probability_greater(scores[:len(seen)], scores[len(seen):])
 
 
