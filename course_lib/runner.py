@@ -35,6 +35,30 @@ def _summary_path(notebook: str) -> Path:
     return path / f"{notebook}-seed{get_seed()}.json"
 
 
+def _with_other_seeds(notebook: str, figures: dict, checks: dict) -> tuple[dict, dict, dict, str]:
+    """This run's figures and checks beside the recorded seeds' (fresh entries at this budget):
+    ``(columns, checks per seed, stale seeds, which seeds were recorded)``."""
+    budget, seed, threads = get_budget(), get_seed(), figures_files.machine()["threads"]
+    fresh, stale = figures_files.fresh_entries(notebook, budget)
+    others = [e for e in fresh if e["seed"] != seed]
+    columns = {e["seed"]: {k: e["figures"].get(k) for k in figures} | {"(threads of the run)": e["threads"]}
+               for e in others}
+    columns[seed] = figures | {"(threads of the run)": threads}
+    held = {e["seed"]: {k: e.get("checks", {}).get(k) for k in checks} for e in others} | {seed: checks}
+    recorded = (", ".join(str(e["seed"]) for e in others) or "none") if figures_files.figures_path(notebook).parent.is_dir() \
+        else "none here (the recorded seeds are in notebooks/figures/ of the course's repository)"
+    return columns, held, stale, recorded
+
+
+def show_seeds(notebook: str, figures: dict[str, object], checks: dict[str, bool] | None = None) -> None:
+    """Print ``figures`` and ``checks`` of this run beside the same ones on the other recorded
+    seeds (e.g. a lesson's targets, before its results cell reports everything)."""
+    checks = {name: bool(held) for name, held in (checks or {}).items()}
+    columns, held, _, recorded = _with_other_seeds(notebook, figures, checks)
+    print(figures_files.seed_table(columns, held, current=get_seed()))
+    print(f"other seeds recorded: {recorded}")
+
+
 def report_figures(notebook: str, figures: dict[str, object], checks: dict[str, bool] | None = None) -> None:
     """The lesson's results cell: print this run's ``figures`` beside those the other recorded
     seeds gave (with the spread of each), how often each of ``checks`` held (a check is a
@@ -45,15 +69,8 @@ def report_figures(notebook: str, figures: dict[str, object], checks: dict[str, 
     checks = {name: bool(held) for name, held in (checks or {}).items()}
     figures = {name: value.item() if hasattr(value, "item") else value for name, value in figures.items()}
     budget, seed, where = get_budget(), get_seed(), figures_files.machine()
-    fresh, stale = figures_files.fresh_entries(notebook, budget)
-    others = [e for e in fresh if e["seed"] != seed]
-    columns = {e["seed"]: e["figures"] | {"(threads of the run)": e["threads"]} for e in others}
-    columns[seed] = figures | {"(threads of the run)": where["threads"]}
-    held = {e["seed"]: e.get("checks", {}) for e in others} | {seed: checks}
+    columns, held, stale, recorded = _with_other_seeds(notebook, figures, checks)
     print(figures_files.seed_table(columns, held, current=seed))
-    folder = figures_files.figures_path(notebook).parent
-    recorded = (", ".join(str(e["seed"]) for e in others) or "none") if folder.is_dir() else \
-        "none here (the recorded seeds are in notebooks/figures/ of the course's repository)"
     print(f"\nother seeds recorded at budget {budget}: {recorded}"
           + "".join(f"; seed {s} is stale (its code changed: {', '.join(stale[s][:3])}"
                     f"{', ...' if len(stale[s]) > 3 else ''})" for s in sorted(stale) if s != seed))

@@ -113,9 +113,9 @@ def test_lesson_03_and_its_benchmark_train_the_same_recipe():
     spec.loader.exec_module(benchmark)
     cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "03_dcgan.ipynb").read_text())["cells"]
              if c["cell_type"] == "code"]
-    source = next(c for c in cells if c.lstrip().startswith("from course_lib.training import discriminator_memorisation"))
-    assignments = {node.targets[0].id: node.value for node in ast.parse(source).body
-                   if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+    assignments = {node.targets[0].id: node.value for cell in cells for node in ast.parse(cell).body
+                   if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                   and node.targets[0].id in ("recipe", "recipe_steps")}
     recipe = {k.arg: ast.literal_eval(k.value) for k in assignments["recipe"].keywords}
     steps = {k.arg: ast.literal_eval(k.value) for k in assignments["recipe_steps"].keywords}
     assert recipe == benchmark.RECIPE and steps["cpu"] == benchmark.STEPS
