@@ -12,6 +12,9 @@ from course_lib import figures
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 RECORDED_SEEDS = (0, 1, 2)
+# A lesson recorded on fewer seeds so far, and why (the figures cell shows which seeds it has). Issue 23
+# leaves 03's seed 2 to be recorded: `python -m course_lib.runner --seeds 2 notebooks/03_dcgan.ipynb`.
+FEWER_SEEDS = {"03_dcgan": (0, 1)}
 
 # Lessons whose markdown and figures files already follow the rule; the others are the work of
 # the issue "Lessons that teach, part 2" (04-07), marked as expected failures until then.
@@ -75,8 +78,9 @@ def test_figures_file_holds_seeds_0_to_2_of_the_current_code(path, monkeypatch):
     fresh, stale = figures.fresh_entries(path.stem, "cpu")
     assert not stale, (f"stale entries in notebooks/figures/{path.stem}.json, seed: what changed {stale}; "
                        f"re-run `python -m course_lib.runner --seeds 1,2 notebooks/{path.name}` and the lesson itself")
-    assert {e["seed"] for e in fresh} >= set(RECORDED_SEEDS), \
-        f"record seeds {RECORDED_SEEDS} at the cpu budget: python -m course_lib.runner --seeds 1,2 notebooks/{path.name}"
+    seeds = FEWER_SEEDS.get(path.stem, RECORDED_SEEDS)
+    assert {e["seed"] for e in fresh} >= set(seeds), \
+        f"record seeds {seeds} at the cpu budget: python -m course_lib.runner --seeds 1,2 notebooks/{path.name}"
 
 
 @pytest.mark.parametrize("path", [_lesson(p) for p in NOTEBOOKS])
