@@ -442,7 +442,7 @@ def test_second_judge_is_checked_and_reads_digits(test_digits):
     from course_lib.metrics import lenet
 
     weights = lenet.WEIGHTS_PATH
-    assert lenet.file_sha256(weights) == lenet.checksum_path(weights).read_text().strip()
+    assert evaluator_module.file_sha256(weights) == evaluator_module.checksum_path(weights).read_text().strip()
     model = lenet.load_lenet()
     assert accuracy(model, *test_digits) >= 0.96
     features, probabilities = extract(test_digits[0][:10], "lenet", device=CPU)
@@ -484,3 +484,15 @@ def test_compare_samples_sees_noise_added_to_digits(test_digits):
     paired = compare_samples(clean, (clean + 0.3).clamp(-1, 1), n_boot=20, device=CPU)
     unpaired = compare_samples(clean, (clean + 0.3).clamp(-1, 1), paired=False, n_boot=20, device=CPU)
     assert paired["FID lenet"][2] < unpaired["FID lenet"][2], "pairs drawn from the same latents share their noise"
+
+
+def test_saved_weights_load_back_checked_against_their_sha256(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    path = tmp_path / "w.pt"
+    digest = evaluator_module.save_weights(model, path)
+    assert evaluator_module.checksum_path(path).read_text() == digest == evaluator_module.file_sha256(path)
+    state = evaluator_module.load_weights(path, "retrain it")
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    path.write_bytes(path.read_bytes() + b"x")                      # a changed file no longer matches its sha256
+    with pytest.raises(RuntimeError, match="do not match their sha256"):
+        evaluator_module.load_weights(path, "retrain it")

@@ -73,6 +73,21 @@ def checksum_path(path: Path) -> Path:
     return Path(path).with_name(Path(path).name + ".sha256")
 
 
+def save_weights(model: nn.Module, path: Path) -> str:
+    """Write ``model``'s state dict to ``path`` and its sha256 beside it (both atomically), the
+    pair that :func:`load_weights` checks; returns the sha256."""
+    import io
+
+    from ..io import write_atomic
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    write_atomic(path, buffer.getvalue())
+    digest = file_sha256(path)
+    write_atomic(checksum_path(path), digest)
+    return digest
+
+
 def load_weights(path: Path, retrain_hint: str, sha256: str | None = None) -> dict:
     """A state dict of committed weights, after checking the file against its sha256 (by
     default the one written beside it when it was trained); never unpickles code."""

@@ -14,7 +14,6 @@ schedule, random crops of padded digits instead of shifts and rotations, its own
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from pathlib import Path
 
@@ -24,9 +23,8 @@ from torch import nn
 
 from ..config import seed_everything
 from ..data import load_digits
-from ..io import write_atomic
 from .classifier import accuracy
-from .evaluator import checksum_path, file_sha256, load_weights
+from .evaluator import load_weights, save_weights
 
 WEIGHTS_PATH = Path(__file__).with_name("lenet5.pt")
 RETRAIN_HINT = "retrain it with `python -m course_lib.metrics.lenet` (about a minute on a CPU)"
@@ -112,11 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"test accuracy {test_accuracy:.4f} on the 1,000 test digits ({time.perf_counter() - start:.0f} s)")
     if test_accuracy < 0.96:
         raise SystemExit("test accuracy below 0.96: weights not written")
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    write_atomic(args.out, buffer.getvalue())
-    write_atomic(checksum_path(args.out), file_sha256(args.out))
-    print(f"wrote {args.out.name} and its sha256 {file_sha256(args.out)}")
+    print(f"wrote {args.out.name} and its sha256 {save_weights(model, args.out)}")
 
 
 if __name__ == "__main__":

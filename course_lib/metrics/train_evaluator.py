@@ -8,7 +8,6 @@ reports its accuracy on the 1,000 ``test`` digits, fixes the feature scale, then
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import torch
 
 from ..config import seed_everything
 from ..data import load_digits
-from ..io import write_atomic
 from .classifier import fit_classifier
-from .evaluator import WEIGHTS_PATH, DigitsEvaluator, checksum_path, file_sha256
+from .evaluator import WEIGHTS_PATH, DigitsEvaluator, save_weights
 
 
 def train(epochs: int = 20, seed: int = 0, lr: float = 2e-3) -> tuple[DigitsEvaluator, float]:
@@ -43,11 +41,7 @@ def main(argv: list[str] | None = None) -> None:
           f"({time.perf_counter() - start:.0f} s)")
     if test_accuracy < 0.97:
         raise SystemExit("test accuracy below 0.97: weights not written")
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    write_atomic(args.out, buffer.getvalue())
-    write_atomic(checksum_path(args.out), file_sha256(args.out))
-    print(f"wrote {args.out} and its sha256 {file_sha256(args.out)}")
+    print(f"wrote {args.out} and its sha256 {save_weights(model, args.out)}")
 
 
 if __name__ == "__main__":
