@@ -1,6 +1,10 @@
 """Lesson 03's DCGAN recipe against one change at a time, at the lesson's full budget, over seeds.
 
-    python benchmarks/dcgan.py [--seeds 0,1,2] [--configs recipe,spectral_norm,...] [--steps 4500]
+    python benchmarks/dcgan.py [--seeds 0] [--configs recipe,spectral_norm,...] [--steps 4500]
+
+``--seeds`` defaults to seed 0 alone; lesson 03 reads every seed recorded (the course records
+0, 1 and 2: ``--seeds 0,1,2``, or one process per seed). ``--configs`` defaults to every
+configuration but ``lr_2e-4``; name it to record it.
 
 Every configuration trains lesson 03's networks (width 32, batch norm in G; in D unless a row
 says otherwise) on the 4,000 embedded train digits and is scored on 1,000 samples of the same
@@ -30,8 +34,8 @@ digits, and for DiffAugment also on augmented ones, which is what its D saw), an
 D's mean rating of real and fake images over the last 200 steps.
 Every row is appended to ``benchmarks/results/dcgan.json`` with the command and the code that
 ran, where lesson 03 reads it (only runs of the lesson's 4,500 steps: a shorter check needs a
-``--results`` folder of its own). About two hours for the default configurations and three seeds on
-2 CPU cores, as two processes of one thread each side by side (``OMP_NUM_THREADS=1``, other seeds).
+``--results`` folder of its own). About an hour per seed for the default configurations on one thread; the course runs two
+processes of one thread each side by side on 2 CPU cores (``OMP_NUM_THREADS=1``, other seeds).
 """
 from __future__ import annotations
 

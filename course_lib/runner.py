@@ -74,7 +74,7 @@ def report_figures(notebook: str, figures: dict[str, object], checks: dict[str, 
     print(f"\nother seeds recorded at budget {budget}: {recorded}"
           + "".join(f"; seed {s} is stale (its code changed: {', '.join(stale[s][:3])}"
                     f"{', ...' if len(stale[s]) > 3 else ''})" for s in sorted(stale) if s != seed))
-    print(f"this run: COURSE_SEED {seed}, budget {budget}, {where['device']}, {where['threads']} threads, "
+    print(f"this run: COURSE_SEED {seed}, budget {budget}, {where['device']}, {where['threads']} thread{'s' if where['threads'] != 1 else ''}, "
           f"torch {where['torch']}, {where['date']}")
     timing = minutes_since_setup(notebook)
     if timing is not None:

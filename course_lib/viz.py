@@ -121,7 +121,8 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, spherical: b
 
     Linear: (1 − t) z0 + t z1. Spherical (slerp, Shoemake 1985; White 2016 for GANs):
     sin((1 − t)Ω)/sin Ω · z0 + sin(tΩ)/sin Ω · z1 with cos Ω = ẑ0·ẑ1 -- it keeps the norm
-    that Gaussian latents concentrate at (≈ √D), where linear paths cut through the middle.
+    constant only when ‖z0‖ = ‖z1‖; otherwise the norm changes along the path, which still stays
+    near the shell Gaussian latents concentrate at (≈ √D), where linear paths cut through the middle.
     """
     t = torch.linspace(0, 1, steps, dtype=z0.dtype).unsqueeze(1)  # (steps, 1)
     if not spherical:

@@ -15,10 +15,7 @@ RECORDED_SEEDS = (0, 1, 2)
 
 # Lessons whose markdown and figures files already follow the rule; the others are the work of
 # the issue "Lessons that teach, part 2" (04-07), marked as expected failures until then.
-CONVERTED = {"00_welcome", "01_generative_modeling", "02_gan_from_scratch"}
-# 03's rewrite is committed in 135c01a (notebooks/03_dcgan.ipynb) but not yet recorded: one run of it takes about
-# half an hour, and its seeds did not fit the session; the committed 03 is its last executed version until then.
-PENDING = {"03_dcgan": "issue 23: 03's rewrite (commit 135c01a) is recorded in a later session"}
+CONVERTED = {"00_welcome", "01_generative_modeling", "02_gan_from_scratch", "03_dcgan"}
 
 # Decimals and percentages a lesson may type: quoted from papers, closed forms, settings and the
 # course's targets -- never a figure a run measured. Each with the reason it may stand.
@@ -54,7 +51,7 @@ def typed_figures(markdown: str) -> list[str]:
 
 def _lesson(path):
     return pytest.param(path, id=path.stem, marks=() if path.stem in CONVERTED else pytest.mark.xfail(
-        strict=True, reason=PENDING.get(path.stem, "converted by the issue 'Lessons that teach, part 2'")))
+        strict=True, reason="converted by the issue 'Lessons that teach, part 2'"))
 
 
 def test_typed_figures_finds_decimals_and_percentages_anywhere():
@@ -106,7 +103,6 @@ def test_recorded_results_are_committed_and_locks_are_not():
     assert ignored("results/leaderboard.csv") and ignored("notebooks/figures/.03_dcgan.json.lock")
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING["03_dcgan"])
 def test_lesson_03_and_its_benchmark_train_the_same_recipe():
     """benchmarks/dcgan.py's rows are read by lesson 03 as its recipe at the full budget: the
     two must train the same settings for the same steps."""

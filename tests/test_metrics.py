@@ -462,6 +462,30 @@ def test_verdict_needs_every_reading_to_agree_beyond_its_noise():
     assert verdict({**better, "KID digits": (0.02, 0.01, float("nan"))}) == "undecided"  # no noise estimate
 
 
+def test_against_target_needs_a_margin_beyond_the_noise():
+    from course_lib.metrics import against_target
+
+    assert against_target(4.0, 0.3, 5.0) == "met"                       # lower is better
+    assert against_target(4.6, 0.3, 5.0) == "within noise"
+    assert against_target(5.7, 0.3, 5.0) == "MISSED"
+    assert against_target(8.5, 0.1, 8.0, higher_is_better=True) == "met"
+    assert against_target(7.5, 0.1, 8.0, higher_is_better=True) == "MISSED"
+    assert against_target(float("nan"), 0.1, 8.0) == "within noise"
+
+
+def test_score_noise_matches_the_protocol_and_shrinks_with_distance(test_digits):
+    from course_lib.metrics import score_noise
+
+    x = load_digits("train")[0]
+    clean = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:1000]]
+    noise = score_noise(clean, n_boot=10, device=CPU)
+    result = evaluate(clean, device=CPU)
+    assert noise["FID digits"][0] == pytest.approx(result.fid, rel=1e-6)
+    assert noise["IS digits"][0] == pytest.approx(result.inception_score, rel=1e-6)
+    assert all(0 < se < value for value, se in noise.values())
+    assert score_noise(clean, n_boot=10, device=CPU) == noise           # seeded: the same resamples
+
+
 def test_compare_samples_sees_noise_added_to_digits(test_digits):
     from course_lib.metrics import compare_samples, verdict
 

@@ -119,10 +119,7 @@ def _shown_sources(nb):
                 yield i, block
 
 
-# 03's committed notebook is its last executed version until its rewrite is recorded (tests/test_lessons.py, PENDING)
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="03's rewrite is recorded "
-                                  "in a later session of issue 23")) if p.stem == "03_dcgan" else p for p in NOTEBOOKS],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_shown_source_is_the_current_library_source(path):
     """Every block a committed notebook shows with ``show_source`` is the library's current
     source, letter for letter: a stale block teaches code that no longer exists."""

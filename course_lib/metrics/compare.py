@@ -20,7 +20,7 @@ import torch
 from ..config import get_device
 from .frechet import feature_statistics, frechet_terms
 from .protocol import extract, reference_features
-from .scores import polynomial_kernel
+from .scores import inception_score, polynomial_kernel
 
 READINGS = ("FID digits", "FID lenet", "KID digits")
 
@@ -93,3 +93,38 @@ def verdict(readings: dict, z: float = 2.0) -> str:
     if all(s == 1 for s in signs):
         return "hurt"
     return "undecided"
+
+
+@torch.no_grad()
+def score_noise(samples: torch.Tensor, reference: str = "digits", n_boot: int = 50, seed: int = 0,
+                device: torch.device | None = None) -> dict:
+    """``{"FID digits": (value, standard error), "IS digits": (value, standard error)}`` of one
+    sample set ``(N, 1, 28, 28)`` in [-1, 1]: each standard error is the spread over ``n_boot``
+    bootstrap resamples of the samples (and, for FID, of the reference digits). It says how far
+    the figure moves by the chance of which samples were drawn, not by the training seed."""
+    device = device or get_device()
+    ref = reference_features("digits", reference, device)
+    features, probabilities = extract(samples, "digits", device=device)
+    generator = torch.Generator().manual_seed(seed)
+    fids, scores = [], []
+    for _ in range(n_boot):
+        r = torch.randint(len(ref), (len(ref),), generator=generator)
+        s = torch.randint(len(features), (len(features),), generator=generator)
+        fids.append(_fid(features[s], feature_statistics(ref[r])))
+        scores.append(inception_score(probabilities[s], splits=10, seed=seed)[0])
+    return {"FID digits": (_fid(features, feature_statistics(ref)), float(np.std(fids))),
+            "IS digits": (inception_score(probabilities, splits=10, seed=seed)[0], float(np.std(scores)))}
+
+
+def against_target(value: float, se: float, threshold: float, higher_is_better: bool = False, z: float = 2.0) -> str:
+    """``"met"`` when ``value`` is on the right side of ``threshold`` by more than ``z`` standard
+    errors ``se``, ``"MISSED"`` when it is on the wrong side by as much, else ``"within noise"``
+    (also when a figure is not finite)."""
+    if not (math.isfinite(value) and math.isfinite(se)):
+        return "within noise"
+    margin = (value - threshold) if higher_is_better else (threshold - value)
+    if margin > z * se:
+        return "met"
+    if margin < -z * se:
+        return "MISSED"
+    return "within noise"

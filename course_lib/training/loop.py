@@ -73,8 +73,9 @@ class TrainingRun:
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int | None = None) -> None:
     """θ_ema ← decay·θ_ema + (1 − decay)·θ, for the weights and for the batch-norm running
-    statistics (averaged the same way, so that they belong to the averaged weights); integer
-    buffers (batch counts) are copied.
+    statistics, averaged the same way: an average of the statistics of the generators averaged,
+    not the statistics the averaged weights would produce (``recompute_batch_norm`` estimates
+    those); integer buffers (batch counts) are copied.
 
     With ``step`` (updates done so far) the decay warms up as min(decay, (1 + step)/(10 + step)):
     early on the average spans about the steps taken, not the random initial weights."""
