@@ -478,12 +478,12 @@ def test_score_noise_matches_the_protocol_and_shrinks_with_distance(test_digits)
 
     x = load_digits("train")[0]
     clean = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:1000]]
-    noise = score_noise(clean, n_boot=10, device=CPU)
-    result = evaluate(clean, device=CPU)
+    noise = score_noise(clean, n_boot=10, seed=3, device=CPU)
+    result = evaluate(clean, device=CPU)                                # the same figures, whatever the seed
     assert noise["FID digits"][0] == pytest.approx(result.fid, rel=1e-6)
     assert noise["IS digits"][0] == pytest.approx(result.inception_score, rel=1e-6)
     assert all(0 < se < value for value, se in noise.values())
-    assert score_noise(clean, n_boot=10, device=CPU) == noise           # seeded: the same resamples
+    assert score_noise(clean, n_boot=10, seed=3, device=CPU) == noise   # seeded: the same resamples
 
 
 def test_compare_samples_sees_noise_added_to_digits(test_digits):

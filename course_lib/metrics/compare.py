@@ -100,8 +100,10 @@ def score_noise(samples: torch.Tensor, reference: str = "digits", n_boot: int = 
                 device: torch.device | None = None) -> dict:
     """``{"FID digits": (value, standard error), "IS digits": (value, standard error)}`` of one
     sample set ``(N, 1, 28, 28)`` in [-1, 1]: each standard error is the spread over ``n_boot``
-    bootstrap resamples of the samples (and, for FID, of the reference digits). It says how far
-    the figure moves by the chance of which samples were drawn, not by the training seed."""
+    bootstrap resamples of the samples (and, for FID, of the reference digits), drawn with
+    ``seed``. It says how far the figure moves by the chance of which samples were drawn, not by
+    the training seed. The values are :func:`~course_lib.metrics.evaluate`'s (IS with its split
+    order, seed 0)."""
     device = device or get_device()
     ref = reference_features("digits", reference, device)
     features, probabilities = extract(samples, "digits", device=device)
@@ -111,9 +113,9 @@ def score_noise(samples: torch.Tensor, reference: str = "digits", n_boot: int = 
         r = torch.randint(len(ref), (len(ref),), generator=generator)
         s = torch.randint(len(features), (len(features),), generator=generator)
         fids.append(_fid(features[s], feature_statistics(ref[r])))
-        scores.append(inception_score(probabilities[s], splits=10, seed=seed)[0])
+        scores.append(inception_score(probabilities[s], splits=10)[0])
     return {"FID digits": (_fid(features, feature_statistics(ref)), float(np.std(fids))),
-            "IS digits": (inception_score(probabilities, splits=10, seed=seed)[0], float(np.std(scores)))}
+            "IS digits": (inception_score(probabilities, splits=10)[0], float(np.std(scores)))}
 
 
 def against_target(value: float, se: float, threshold: float, higher_is_better: bool = False, z: float = 2.0) -> str:
