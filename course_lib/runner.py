@@ -101,7 +101,8 @@ def clean_streams(cell) -> None:
     for output in merged:
         if output["output_type"] == "stream":
             output["text"] = _CARRIAGE.sub("", output["text"].replace("\r\n", "\n"))
-    cell["outputs"] = merged
+    if "outputs" in cell:  # code cells only: a markdown cell with an "outputs" key is invalid nbformat
+        cell["outputs"] = merged
 
 
 @contextlib.contextmanager
