@@ -15,7 +15,7 @@ RECORDED_SEEDS = (0, 1, 2)
 
 # Lessons whose markdown and figures files already follow the rule; the others are the work of
 # the issue "Lessons that teach, part 2" (04-07), marked as expected failures until then.
-CONVERTED = {"00_welcome", "01_generative_modeling", "02_gan_from_scratch", "03_dcgan"}
+CONVERTED = {"00_welcome", "01_generative_modeling", "02_gan_from_scratch", "03_dcgan", "06_evaluation"}
 
 # Decimals and percentages a lesson may type: quoted from papers, closed forms, settings and the
 # course's targets -- never a figure a run measured. Each with the reason it may stand.
@@ -38,6 +38,14 @@ ALLOWED = {
         "0.2": "LeakyReLU's slope (Radford et al., 2016)", "0.02": "the initial weights' sigma (Radford et al.)",
         "0.5": "Adam's beta_1 (Radford et al.)", "0.9": "Adam's default beta_1, which Radford et al. found to oscillate",
         "0.999": "Adam's beta_2 and the weight average's ceiling (settings)"},
+    "06_evaluation": {
+        "0.5": "chance accuracy of the two-sample test (closed form)",
+        "0.1": "sigma of the noise added to copies (setting)", "0.2": "sigma of a noise level (setting)",
+        "0.4": "sigma of the noisy digits in the two-sample test (setting)",
+        "10.7": "299 / 28, the Inception protocol's up-sampling factor (closed form)",
+        "0.3": "sigma of the fine texture added before a shrink (setting)",
+        "95%": "the level of an interval of two standard errors, and of the t-interval (settings)",
+        "97%": "the course plan's target for the evaluator's accuracy"},
 }
 
 FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s?\\?%|(?<![\d.])\d+\.\d+(?!\.?\d)")
@@ -120,3 +128,25 @@ def test_lesson_03_and_its_benchmark_train_the_same_recipe():
     recipe = {k.arg: ast.literal_eval(k.value) for k in assignments["recipe"].keywords}
     steps = {k.arg: ast.literal_eval(k.value) for k in assignments["recipe_steps"].keywords}
     assert recipe == benchmark.RECIPE and steps["cpu"] == benchmark.STEPS
+
+
+def test_lesson_04_and_its_benchmark_train_the_same_vae():
+    """benchmarks/vae.py's last row ("ema") is lesson 04's run at the cpu budget: the benchmark's
+    table reads as the lesson's habits only if the two train the same configuration."""
+    import ast
+    import importlib.util
+
+    from course_lib.training import VAEConfig
+
+    spec = importlib.util.spec_from_file_location("vae_benchmark", ROOT / "benchmarks" / "vae.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "04_vae.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code"]
+    namespace = {"by_budget": lambda **budgets: budgets["cpu"], "seed": 0, "VAEConfig": VAEConfig}
+    for name in ("vae_steps", "config"):  # the lesson's own lines, evaluated at the cpu budget
+        node = next(node for cell in cells for node in ast.parse(cell).body if isinstance(node, ast.Assign)
+                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name)
+        exec(compile(ast.Module([node], type_ignores=[]), "04_vae", "exec"), namespace)
+    _, benchmark_config, early_stopping = benchmark.configurations(seed=0)["ema"]
+    assert namespace["config"] == benchmark_config and early_stopping

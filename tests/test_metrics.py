@@ -13,6 +13,7 @@ from course_lib.metrics import (accuracy, classifier_two_sample_test, copying_ve
 from course_lib.metrics import protocol as protocol_module
 from course_lib.metrics import evaluator as evaluator_module
 from course_lib.metrics.frechet import pytorch_fid_frechet_distance
+from course_lib.metrics.scores import copying_null_sd, copying_reading
 
 CPU = torch.device("cpu")
 
@@ -190,6 +191,69 @@ def test_copying_verdict_reads_the_thresholds():
     assert copying_verdict(-3.0).startswith("no evidence") and copying_verdict(2.9).startswith("no evidence")
     assert copying_verdict(3.1).startswith("farther")
     assert copying_verdict(float("nan")).startswith("not tested")
+
+
+def test_copying_null_sd_is_the_spread_of_c_t_when_samples_are_unseen_data():
+    """C_T divided by the closed form over the cells used has standard deviation 1 when samples
+    and held-out points come from one mixture (800 draws: a standard error of about 2.5 %). The
+    mixture's cells are far from equal and its small components never hold 40 samples, so the
+    formula with 1/sqrt(cells), or with the shares of all cells instead of the cells used, is off
+    by far more than the 10 % tolerance: the test tells them apart."""
+    from sklearn.cluster import KMeans
+
+    from course_lib.metrics.scores import copying_by_cell
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (10, 8))
+    weights = np.array([0.45, 0.25, 0.1] + [0.2 / 7] * 7)
+    draw = lambda n: torch.as_tensor(centres[rng.choice(10, n, p=weights)] + rng.normal(0, 1, (n, 8)))
+    train = draw(2000)
+    partition = KMeans(n_clusters=10, n_init=4, random_state=0).fit(train.numpy())
+    standardised, c_t, all_shares_sd = [], [], []
+    for _ in range(800):
+        held_out = draw(600)
+        pieces = copying_by_cell(train, held_out, draw(600), partition, min_per_cell=40)
+        c_t.append(pieces["C_T"])
+        standardised.append(pieces["C_T"] / pieces["null_sd"])
+        all_shares_sd.append(copying_null_sd(pieces["shares"].numpy()))
+    assert int(pieces["used"].sum()) == 3                          # the three large components' cells
+    assert np.std(standardised) == pytest.approx(1.0, rel=0.1)
+    assert abs(np.mean(standardised)) < 4 / math.sqrt(800)
+    assert not np.std(c_t) * math.sqrt(10) == pytest.approx(1.0, rel=0.1)           # 1/sqrt(cells) is wrong here
+    assert not np.std(c_t) / np.mean(all_shares_sd) == pytest.approx(1.0, rel=0.1)  # so are all cells' shares
+    assert copying_null_sd(np.full(10, 0.1)) == pytest.approx(1 / math.sqrt(10))
+
+
+def test_copying_by_cell_is_the_data_copying_test_in_pieces():
+    from sklearn.cluster import KMeans
+
+    from course_lib.metrics.scores import copying_by_cell
+
+    g = torch.Generator().manual_seed(0)
+    train, test = torch.randn(600, 5, generator=g).double(), torch.randn(300, 5, generator=g).double()
+    generated = torch.cat([train[:100], torch.randn(200, 5, generator=g).double()])       # a third of them copies
+    partition = KMeans(n_clusters=6, n_init=4, random_state=0).fit(train.numpy())
+    pieces = copying_by_cell(train, test, generated, partition)
+    assert pieces["C_T"] == pytest.approx(data_copying_test(train, test, generated, partition=partition)["C_T"], abs=1e-12)
+    assert pieces["shares"].sum().item() == pytest.approx(1.0)
+    used = pieces["used"]
+    assert pieces["null_sd"] == pytest.approx(copying_null_sd(pieces["shares"][used].numpy()))
+
+
+def test_copying_reading_uses_the_null_band_and_the_copying_threshold():
+    assert copying_reading(-5.0, 0.32).startswith("DATA COPYING")
+    assert copying_reading(-1.0, 0.32).startswith("closer") and "not flagged" in copying_reading(-1.0, 0.32)
+    assert copying_reading(0.5, 0.32).startswith("as far") and copying_reading(-0.6, 0.32).startswith("as far")
+    assert copying_reading(2.2, 0.32).startswith("farther") and "+7 null s.d." in copying_reading(2.2, 0.32)
+    assert "cannot rule out copying" in copying_reading(2.2, 0.32)
+    assert copying_reading(2.6, 0.32, z_by_cell=[3.0, -3.2, 2.0, float("nan")]).endswith("cell 1 reads Z < -3: look at its samples")
+    assert "cells 0, 1 read Z < -3" in copying_reading(2.6, 0.32, z_by_cell=[-3.1, -3.2])
+    assert "read Z" not in copying_reading(2.6, 0.32, z_by_cell=[3.0, -2.9])
+    assert copying_reading(float("nan"), 0.32).startswith("not tested")
+    with pytest.raises(ValueError, match="null_sd"):
+        copying_reading(1.0, 0.0)
+    with pytest.raises(ValueError, match="cell_shares"):
+        copying_null_sd([])
 
 
 def test_mann_whitney_z_hand_computed():

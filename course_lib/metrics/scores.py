@@ -202,6 +202,75 @@ def copying_verdict(c_t: float) -> str:
     return "no evidence of copying: as far from the training digits as unseen digits are"
 
 
+def copying_null_sd(cell_shares) -> float:
+    r"""The standard deviation of C_T when generated and held-out data come from one distribution.
+
+    Given the cells used and their counts, each cell's Mann–Whitney U has mean m n / 2 and variance
+    m n (m + n + 1) / 12 exactly under that null hypothesis, and cells hold different points, so
+    C_T = Σ π_c Z_c / Σ π_c has standard deviation √(Σ π_c²) / Σ π_c over **the cells used**,
+    whatever the N: 1/√10 ≈ 0.32 for ten cells of equal share. ``cell_shares``: π_c of the cells
+    used, ``(cells,)`` (:func:`copying_by_cell` returns them).
+    """
+    shares = np.asarray(cell_shares, dtype=np.float64)
+    if shares.ndim != 1 or len(shares) == 0 or (shares < 0).any() or shares.sum() <= 0:
+        raise ValueError(f"cell_shares must be a non-empty 1-D array of non-negative shares; got {shares!r}")
+    return float(np.sqrt((shares ** 2).sum()) / shares.sum())
+
+
+def copying_by_cell(features_train, features_test, features_generated, partition,
+                    min_per_cell: int = 20) -> dict[str, object]:
+    """The pieces of :func:`data_copying_test` for one fitted ``partition`` (a k-means of the
+    training features): per cell its Mann–Whitney ``Z`` (``(cells,)``, NaN where fewer than
+    ``min_per_cell`` samples fall), the held-out points' ``shares`` π_c, which cells are ``used``,
+    and ``C_T`` with its ``null_sd`` over the cells used (:func:`copying_null_sd`)."""
+    train = _as_tensor(features_train, "features_train")
+    test, generated = _as_tensor(features_test, "features_test"), _as_tensor(features_generated, "features_generated")
+    cells = partition.n_clusters
+    cell_test = torch.as_tensor(partition.predict(test.numpy()))
+    cell_generated = torch.as_tensor(partition.predict(generated.numpy()))
+    d_test, d_generated = nearest_distances(test, train), nearest_distances(generated, train)
+    z = torch.full((cells,), float("nan"), dtype=torch.float64)
+    shares = torch.stack([(cell_test == c).double().mean() for c in range(cells)])           # (cells,)
+    for c in range(cells):
+        in_test, in_generated = cell_test == c, cell_generated == c
+        if in_generated.sum() >= min_per_cell and in_test.sum() > 0:
+            z[c] = mann_whitney_z(d_generated[in_generated], d_test[in_test])
+    used = ~z.isnan()
+    if not used.any():
+        return {"Z": z, "shares": shares, "used": used, "C_T": float("nan"), "null_sd": float("nan")}
+    c_t = float((shares[used] * z[used]).sum() / shares[used].sum())
+    return {"Z": z, "shares": shares, "used": used, "C_T": c_t, "null_sd": copying_null_sd(shares[used].numpy())}
+
+
+def copying_reading(c_t: float, null_sd: float, z_by_cell=None, z: float = 2.0) -> str:
+    """C_T read against its null band (two null standard deviations, :func:`copying_null_sd`) and
+    the course's copying threshold of −3. C_T is an average over cells: a value that is not
+    flagged does not rule out copying in some cells, and ``z_by_cell`` (the per-cell Z of
+    :func:`copying_by_cell`), when given, names the cells below −3."""
+    if math.isnan(c_t):
+        return "not tested (no cell held enough samples)"
+    if not null_sd > 0:
+        raise ValueError(f"null_sd must be positive; got {null_sd}")
+    band = z * null_sd
+    if c_t < -3:
+        reading = "DATA COPYING: closer to the training digits than unseen digits are (below -3)"
+    elif c_t < -band:
+        reading = (f"closer to the training digits than unseen digits ({c_t / null_sd:+.0f} null s.d.), "
+                   f"not flagged (above -3): look at the samples' nearest training digits")
+    elif c_t > band:
+        reading = (f"farther on average than unseen digits ({c_t / null_sd:+.0f} null s.d.): worse samples, "
+                   f"under-fitting or perturbed copies; an average cannot rule out copying in some cells")
+    else:
+        reading = f"as far on average as unseen digits (within the null band ±{band:.2f})"
+    if z_by_cell is not None and c_t >= -3:
+        copying_cells = [c for c, value in enumerate(torch.as_tensor(z_by_cell).tolist()) if value < -3]
+        if copying_cells:
+            several = len(copying_cells) > 1
+            reading += (f"; cell{'s' if several else ''} {', '.join(map(str, copying_cells))} read{'' if several else 's'} "
+                        f"Z < -3: look at {'their' if several else 'its'} samples")
+    return reading
+
+
 # --------------------------------------------------------- classifier two-sample test
 def classifier_two_sample_test(features_real, features_fake, seed: int = 0) -> dict[str, float]:
     """Can a classifier tell real from generated? (Lopez-Paz & Oquab, 2017.)
