@@ -23,7 +23,8 @@ The configurations add one change at a time, in this order (each row keeps the r
 - early_stop: + early stopping: keep the weights of the best validation -ELBO (checked 40 times)
 - shift:      + random shifts of each training digit by up to one pixel
 - longer:     + twice as many steps (10,000), the warm-up and validation schedules scaled with them
-- ema:        + an exponential moving average of the weights, decay 0.999 (lesson 04's run)
+- ema:        + an exponential moving average of the weights, its decay warmed up as
+              min(0.999, (1 + k)/(10 + k)) after k updates (lesson 04's run)
 
 Caveat: early stopping picks its weights on the validation digits (with the -ELBO, on another
 binarisation of them), so the validation figures of early_stop and the rows below it lean a
@@ -68,7 +69,7 @@ def configurations(seed: int) -> dict[str, tuple[str, VAEConfig, bool]]:
         "early_stop": ("+ early stopping on validation -ELBO", early_stop, True),
         "shift": ("+ random shifts of up to one pixel", shift, True),
         "longer": ("+ twice as many steps", longer, True),
-        "ema": ("+ weight averaging (EMA 0.999): lesson 04", ema, True),
+        "ema": ("+ a weight average, decay warmed up to 0.999: lesson 04", ema, True),
     }
 
 
