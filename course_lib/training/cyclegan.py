@@ -16,7 +16,7 @@ from torch import nn
 
 from ..augment import diff_augment
 from ..config import get_device
-from ..losses import cycle_consistency_loss, d_loss_lsgan, g_loss_lsgan, identity_loss
+from ..losses import _check_logits, cycle_consistency_loss, d_loss_lsgan, identity_loss
 from .loop import LoopConfig, TrainingRun, data_digest, fingerprint, run_loop
 
 
@@ -88,17 +88,30 @@ class ImagePool:
         self.rng.setstate(state["rng"])
 
 
+def g_loss_lsgan_unhalved(fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The generator's least-squares loss as CycleGAN's paper (its training details: Eq. 1's
+    log-likelihood replaced by a least-squares loss) and its code use it: E (D(G(x)) − 1)², **not**
+    halved. Only the discriminator's objective is divided by 2 there
+    (:func:`~course_lib.losses.d_loss_lsgan`), so λ_cyc = 10 weighs the cycle term 10 times one
+    adversarial term. (:func:`~course_lib.losses.g_loss_lsgan`, ½ E (D(G(z)) − 1)², is lesson 02's;
+    with it, λ_cyc = 10 would act as 20.)"""
+    _check_logits(fake_logits)
+    return ((fake_logits - 1) ** 2).mean()
+
+
 def generator_losses(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module, x: torch.Tensor,
                      y: torch.Tensor, config: CycleGANConfig, generator: torch.Generator) -> dict:
-    r"""The generators' objective (the paper's Eq. 3 and 6, least-squares GAN losses):
+    r"""The generators' objective (the paper's Eq. 3 and 6, least-squares GAN losses as the
+    paper's code has them):
 
         L = L_GAN(G, D_Y) + L_GAN(F, D_X) + λ_cyc·L_cyc(G, F) + λ_id·L_identity(G, F)
 
+    with L_GAN(G, D_Y) = E (D_Y(G(x)) − 1)² (not halved) and each L1 term a mean over pixels,
     for batches ``x`` of X and ``y`` of Y. Returns every term, the total ``loss_G``, and the
     translations ``fake_y`` = G(x) and ``fake_x`` = F(y) for the discriminators."""
     fake_y, fake_x = G(x), F(y)                              # G(x) in Y, F(y) in X
-    gan_G = g_loss_lsgan(D_Y(fake_y))                        # L_GAN(G, D_Y): fool D_Y
-    gan_F = g_loss_lsgan(D_X(fake_x))                        # L_GAN(F, D_X): fool D_X
+    gan_G = g_loss_lsgan_unhalved(D_Y(fake_y))               # L_GAN(G, D_Y): fool D_Y
+    gan_F = g_loss_lsgan_unhalved(D_X(fake_x))               # L_GAN(F, D_X): fool D_X
     # back-translation: the translation a cycle starts from is a constant (sg[·])
     start_y, start_x = (fake_y.detach(), fake_x.detach()) if config.back_translation else (fake_y, fake_x)
     start_y = diff_augment(start_y, config.augment_forward, generator)  # what F must read through
@@ -163,7 +176,9 @@ def train_cyclegan(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module, x
 
     stateful = nets | {"opt_gen": opt_gen, "opt_disc": opt_disc, "pool_x": pool_x, "pool_y": pool_y} | schedulers
     run = run_loop(TrainingRun(nets), step, config, stateful=stateful, generator=generator,
-                   checkpoint=checkpoint, identity=fingerprint(config, nets, data=data_digest(x_data, y_data)),
+                   checkpoint=checkpoint,  # a checkpoint of the halved generator loss is another run's
+                   identity=fingerprint(config, nets, data=data_digest(x_data, y_data),
+                                        generator_loss="lsgan unhalved"),
                    description="CycleGAN", progress=progress)
     for net in nets.values():
         net.eval()
