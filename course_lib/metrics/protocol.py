@@ -218,3 +218,39 @@ def evaluate(samples: torch.Tensor, protocol: str = "digits", value_range=(-1, 1
     return EvaluationResult(protocol, n, f"{len(ref_features)} {name}", mean_term + covariance_term, mean_term,
                             covariance_term, is_mean, is_std, kid_mean, kid_std, precision, recall,
                             density, coverage, copying)
+
+
+@torch.no_grad()
+def evaluate_against(samples: torch.Tensor, real: torch.Tensor, name: str, protocol: str = "digits",
+                     value_range=(-1, 1), device: torch.device | None = None, seed: int = 0) -> EvaluationResult:
+    """:func:`evaluate`'s figures of ``samples`` against the given ``real`` images instead of a
+    protocol reference, under the ``digits`` or ``lenet`` judge; ``name`` says what ``real``
+    is, and the result's ``reference`` reads ``"<len(real)> <name>"`` (so a leaderboard groups it
+    apart from rows scored against the 1,000 test digits).
+
+    For samples made *from* some of the reference's own images -- lesson 05's F(y) translates
+    photo digits whose sources are half of the 1,000 test digits, so it can hand the reference
+    back -- score them against real images that exclude those sources (e.g. the grey test
+    digits of the other domain). Both sets are ``(N, 1, 28, 28)`` in ``value_range``. FID and
+    KID depend on both N; KID uses subsets of half the smaller set (so its spread means
+    something). C_T measures distances to the 4,000 training digits, in the digits
+    reference's cells, with ``real`` as the held-out set."""
+    if protocol not in DIGIT_PROTOCOLS:
+        raise ValueError(f"evaluate_against scores 28x28 digits: use one of {', '.join(DIGIT_PROTOCOLS)}")
+    device = device or get_device()
+    if len(samples) < 10:
+        raise ValueError(f"evaluate_against needs at least 10 samples (the Inception Score uses 10 splits); "
+                         f"got {len(samples)}")
+    features, probabilities = extract(samples, protocol, value_range, device)
+    real_features, _ = extract(real, protocol, value_range, device)
+    _, _, train_features, cells = _reference(protocol, device.type, False, "digits")
+    mean_term, covariance_term = frechet_terms(*feature_statistics(features), *feature_statistics(real_features))
+    is_mean, is_std = inception_score(probabilities, splits=10, seed=seed)
+    subset = min(500, len(real_features) // 2, len(features) // 2)
+    kid_mean, kid_std = kernel_inception_distance(real_features, features, subset_size=subset, seed=seed)
+    precision, recall = precision_recall(real_features, features, k=3)
+    density, coverage = density_coverage(real_features, features, k=5)
+    copying = data_copying_test(train_features, real_features, features, partition=cells)["C_T"]
+    return EvaluationResult(protocol, len(features), f"{len(real_features)} {name}", mean_term + covariance_term,
+                            mean_term, covariance_term, is_mean, is_std, kid_mean, kid_std, precision, recall,
+                            density, coverage, copying)
