@@ -1,6 +1,7 @@
 """Figures have one source. A lesson's markdown types no figure that a run measured (the cell
 above prints it), the figures it records for other seeds come from its current code, and the
 committed notebook is the output of that code."""
+import ast
 import json
 import re
 from pathlib import Path
@@ -111,20 +112,38 @@ def test_recorded_results_are_committed_and_locks_are_not():
     assert ignored("results/leaderboard.csv") and ignored("notebooks/figures/.03_dcgan.json.lock")
 
 
+def test_committed_notebooks_are_valid_nbformat():
+    import nbformat
+
+    for path in NOTEBOOKS:
+        nbformat.validate(nbformat.read(path, as_version=4))
+
+
+def _benchmark(name: str):
+    """benchmarks/<name>.py, imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _assignments(notebook: str, names: tuple[str, ...]) -> dict:
+    """The top-level ``name = ...`` statements (ast.Assign) of a lesson's code cells, by name, in
+    the order of ``names``."""
+    cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code"]
+    found = {node.targets[0].id: node for cell in cells for node in ast.parse(cell).body
+             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in names}
+    return {name: found[name] for name in names}
+
+
 def test_lesson_03_and_its_benchmark_train_the_same_recipe():
     """benchmarks/dcgan.py's rows are read by lesson 03 as its recipe at the full budget: the
     two must train the same settings for the same steps."""
-    import ast
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("dcgan_benchmark", ROOT / "benchmarks" / "dcgan.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "03_dcgan.ipynb").read_text())["cells"]
-             if c["cell_type"] == "code"]
-    assignments = {node.targets[0].id: node.value for cell in cells for node in ast.parse(cell).body
-                   if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-                   and node.targets[0].id in ("recipe", "recipe_steps")}
+    benchmark = _benchmark("dcgan")
+    assignments = {name: node.value for name, node in _assignments("03_dcgan", ("recipe", "recipe_steps")).items()}
     recipe = {k.arg: ast.literal_eval(k.value) for k in assignments["recipe"].keywords}
     steps = {k.arg: ast.literal_eval(k.value) for k in assignments["recipe_steps"].keywords}
     assert recipe == benchmark.RECIPE and steps["cpu"] == benchmark.STEPS
@@ -133,20 +152,10 @@ def test_lesson_03_and_its_benchmark_train_the_same_recipe():
 def test_lesson_04_and_its_benchmark_train_the_same_vae():
     """benchmarks/vae.py's last row ("ema") is lesson 04's run at the cpu budget: the benchmark's
     table reads as the lesson's habits only if the two train the same configuration."""
-    import ast
-    import importlib.util
-
     from course_lib.training import VAEConfig
 
-    spec = importlib.util.spec_from_file_location("vae_benchmark", ROOT / "benchmarks" / "vae.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "04_vae.ipynb").read_text())["cells"]
-             if c["cell_type"] == "code"]
     namespace = {"by_budget": lambda **budgets: budgets["cpu"], "seed": 0, "VAEConfig": VAEConfig}
-    for name in ("vae_steps", "config"):  # the lesson's own lines, evaluated at the cpu budget
-        node = next(node for cell in cells for node in ast.parse(cell).body if isinstance(node, ast.Assign)
-                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name)
+    for node in _assignments("04_vae", ("vae_steps", "config")).values():  # the lesson's lines, at the cpu budget
         exec(compile(ast.Module([node], type_ignores=[]), "04_vae", "exec"), namespace)
-    _, benchmark_config, early_stopping = benchmark.configurations(seed=0)["ema"]
+    _, benchmark_config, early_stopping = _benchmark("vae").configurations(seed=0)["ema"]
     assert namespace["config"] == benchmark_config and early_stopping

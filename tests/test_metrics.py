@@ -13,7 +13,7 @@ from course_lib.metrics import (accuracy, classifier_two_sample_test, copying_ve
 from course_lib.metrics import protocol as protocol_module
 from course_lib.metrics import evaluator as evaluator_module
 from course_lib.metrics.frechet import pytorch_fid_frechet_distance
-from course_lib.metrics.scores import copying_null_sd, copying_reading
+from course_lib.metrics.scores import copying_by_cell, copying_null_sd, copying_reading
 
 CPU = torch.device("cpu")
 
@@ -201,8 +201,6 @@ def test_copying_null_sd_is_the_spread_of_c_t_when_samples_are_unseen_data():
     by far more than the 10 % tolerance: the test tells them apart."""
     from sklearn.cluster import KMeans
 
-    from course_lib.metrics.scores import copying_by_cell
-
     rng = np.random.default_rng(0)
     centres = rng.normal(0, 10, (10, 8))
     weights = np.array([0.45, 0.25, 0.1] + [0.2 / 7] * 7)
@@ -226,8 +224,6 @@ def test_copying_null_sd_is_the_spread_of_c_t_when_samples_are_unseen_data():
 
 def test_copying_by_cell_is_the_data_copying_test_in_pieces():
     from sklearn.cluster import KMeans
-
-    from course_lib.metrics.scores import copying_by_cell
 
     g = torch.Generator().manual_seed(0)
     train, test = torch.randn(600, 5, generator=g).double(), torch.randn(300, 5, generator=g).double()
