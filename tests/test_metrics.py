@@ -580,3 +580,12 @@ def test_saved_weights_load_back_checked_against_their_sha256(tmp_path):
     path.write_bytes(path.read_bytes() + b"x")                      # a changed file no longer matches its sha256
     with pytest.raises(RuntimeError, match="do not match their sha256"):
         evaluator_module.load_weights(path, "retrain it")
+
+
+def test_binomial_se_is_the_spread_of_a_share():
+    from course_lib.metrics.compare import binomial_se
+
+    assert binomial_se(0.9, 500) == pytest.approx((0.9 * 0.1 / 500) ** 0.5)
+    assert binomial_se(1.0, 10) == 0.0
+    with pytest.raises(ValueError, match="share"):
+        binomial_se(1.2, 10)

@@ -118,6 +118,14 @@ def score_noise(samples: torch.Tensor, reference: str = "digits", n_boot: int = 
             "IS digits": (inception_score(probabilities, splits=10)[0], float(np.std(scores)))}
 
 
+def binomial_se(share: float, n: int) -> float:
+    """Standard error √(p(1 − p)/n) of a share ``p`` measured on ``n`` independent items (e.g. the
+    share of 500 test digits a translation keeps): the ``se`` that :func:`against_target` reads."""
+    if n < 1 or not 0.0 <= share <= 1.0:
+        raise ValueError(f"binomial_se needs a share in [0, 1] and n >= 1; got {share}, {n}")
+    return math.sqrt(share * (1 - share) / n)
+
+
 def against_target(value: float, se: float, threshold: float, higher_is_better: bool = False, z: float = 2.0) -> str:
     """``"met"`` when ``value`` is on the right side of ``threshold`` by more than ``z`` standard
     errors ``se``, ``"MISSED"`` when it is on the wrong side by as much, else ``"within noise"``
