@@ -43,10 +43,9 @@ protocol against the 500 grey test digits of domain A, which exclude B's sources
 ``floor KID G(x)``, ``floor FID F(y)``, ``floor KID F(y)`` (500 real training images, 50 a class,
 against the same test images) and ``colours real Y``.
 
-Time, on 2 CPU cores at 2 threads (the lesson's measured 0.11 s a step, 0.14 s with the identity
-term): the judge and the references about 1 minute once; the ablation about 1.1 minutes a run, 8
-minutes a seed; the full budget about 6.5 (paper), 5.2 and 5.4 minutes a seed. In all about 25
-minutes a seed, **about 75 minutes** for seeds 0-2. Run it on an otherwise idle machine with one
+Time: every row records its training ``seconds`` and median ``ms_per_step``, so the file says what
+each run cost on the machine that ran it (``threads``, ``cores``); on 2 CPU cores at 2 threads a seed
+took about half an hour, the identity term making a step about a third slower. Run it on an otherwise idle machine with one
 thread count for all rows (``threads`` is recorded): the runs' figures depend on it, and a busy
 core slows two OpenMP threads many times over. ``--quick`` trains every selected run for 20 steps
 with a 1-epoch judge and records nothing (``--results FOLDER`` records it there instead, never

@@ -149,6 +149,7 @@ def run_notebook(path: Path, timeout: int = 1800, out: Path | None = None) -> tu
                                      "date": time.strftime("%Y-%m-%d"), "threads": where["threads"],
                                      "device": where["device"], "torch": where["torch"],
                                      "fingerprint": code["fingerprint"], "code_cells": all_cells}
+        nb.metadata.pop("widgets", None)  # text progress bars: no widget state, and none left from an older run
         nbformat.write(nb, out or path)
         if report and get_budget() != "smoke":
             figures_files.record_figures(path.stem, {

@@ -589,3 +589,14 @@ def test_binomial_se_is_the_spread_of_a_share():
     assert binomial_se(1.0, 10) == 0.0
     with pytest.raises(ValueError, match="share"):
         binomial_se(1.2, 10)
+
+
+def test_seed_reading_holds_only_when_every_seed_agrees():
+    from course_lib.metrics.compare import seed_reading
+
+    assert seed_reading([(5.0, 1.0), (3.0, 1.0), (2.5, 1.0)]) == "higher on every one of 3 recorded seeds"
+    assert seed_reading([(-5.0, 1.0)]) == "lower on the one of 1 recorded seed"
+    assert seed_reading([(1.0, 1.0), (-1.5, 1.0)]) == "within noise on every one of 2 recorded seeds"
+    assert seed_reading([(5.0, 1.0), (1.0, 1.0), (-3.0, 1.0)]) == "higher, within noise, lower on 3 seeds: no finding"
+    assert seed_reading([(-5.0, 1.0)], words=("hurt", "helped", "undecided")) == "helped on the one of 1 recorded seed"
+    assert seed_reading([]) == "not recorded on this code"

@@ -126,6 +126,22 @@ def binomial_se(share: float, n: int) -> float:
     return math.sqrt(share * (1 - share) / n)
 
 
+def seed_reading(deltas: list[tuple[float, float]], z: float = 2.0,
+                 words: tuple[str, str, str] = ("higher", "lower", "within noise")) -> str:
+    """How one change reads over seeds. ``deltas``: one ``(difference, standard error)`` a seed,
+    the change minus its base. Each seed reads ``words[0]`` when the difference exceeds ``z``
+    standard errors, ``words[1]`` when it falls below ``-z`` of them, else ``words[2]``; the
+    reading holds only when every seed agrees, and says "no finding" otherwise. Example:
+    ``"higher on every one of 3 recorded seeds"``."""
+    if not deltas:
+        return "not recorded on this code"
+    readings = [words[0] if d > z * se else words[1] if d < -z * se else words[2] for d, se in deltas]
+    if len(set(readings)) == 1:
+        return f"{readings[0]} on {'every one' if len(readings) > 1 else 'the one'} of {len(readings)} recorded " \
+               f"seed{'s' if len(readings) > 1 else ''}"
+    return ", ".join(readings) + f" on {len(readings)} seeds: no finding"
+
+
 def against_target(value: float, se: float, threshold: float, higher_is_better: bool = False, z: float = 2.0) -> str:
     """``"met"`` when ``value`` is on the right side of ``threshold`` by more than ``z`` standard
     errors ``se``, ``"MISSED"`` when it is on the wrong side by as much, else ``"within noise"``
